@@ -1,0 +1,139 @@
+"""Durable storage of a :class:`ClassSet`: versioned JSON, written atomically.
+
+Writes go to a temporary file in the same directory, are flushed and fsync'ed, then renamed
+over the old file (an atomic replace on POSIX), and the directory is fsync'ed. A crash at
+any point leaves either the old file or the new one, never a torn file. A corrupt, foreign
+or newer-format file raises :class:`ClassStoreError` and is never overwritten by a load.
+
+Prototypes live in one model's embedding space, so the file records a fingerprint of the
+model it was made with; loading it for another model is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from owss_ros.core.class_set import ClassEntry, ClassOrigin, ClassSet, ClassSetError
+
+FORMAT_NAME = "owss_ros.class_set"
+FORMAT_VERSION = 1
+
+
+class ClassStoreError(RuntimeError):
+    """The class store file cannot be read or written; the message says why."""
+
+
+def _entry_to_json(e: ClassEntry) -> dict:
+    return {
+        "id": e.class_id, "name": e.name, "origin": e.origin.value, "color": list(e.color),
+        "prototype": None if e.prototype is None else list(e.prototype),
+        "lambda_novel": e.lambda_novel, "pixels": e.pixels, "shots": e.shots, "created": e.created,
+    }
+
+
+def _entry_from_json(d: dict) -> ClassEntry:
+    return ClassEntry(
+        class_id=int(d["id"]), name=str(d["name"]), origin=ClassOrigin(d["origin"]),
+        color=tuple(int(c) for c in d["color"]),
+        prototype=None if d["prototype"] is None else tuple(float(v) for v in d["prototype"]),
+        lambda_novel=None if d.get("lambda_novel") is None else float(d["lambda_novel"]),
+        pixels=int(d.get("pixels", 0)), shots=int(d.get("shots", 0)), created=str(d.get("created", "")),
+    )
+
+
+def _payload(class_set: ClassSet, model_fingerprint: str) -> dict:
+    return {
+        "embedding_dim": class_set.embedding_dim,
+        "capacity": class_set.capacity,
+        "model_fingerprint": model_fingerprint,
+        "classes": [_entry_to_json(e) for e in class_set.entries],
+    }
+
+
+def _checksum(payload: dict) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def encode_class_set(class_set: ClassSet, model_fingerprint: str = "") -> bytes:
+    payload = _payload(class_set, model_fingerprint)
+    document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **payload,
+                "sha256": _checksum(payload)}
+    return (json.dumps(document, indent=1) + "\n").encode()
+
+
+def decode_class_set(data: bytes, source: str = "<bytes>",
+                     expected_fingerprint: str | None = None) -> ClassSet:
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClassStoreError(f"{source}: not a readable class store (corrupt JSON: {exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise ClassStoreError(f"{source}: not an owss_ros class store (format field missing or foreign)")
+    version = document.get("version")
+    if version != FORMAT_VERSION:
+        raise ClassStoreError(f"{source}: class store version {version!r} is not supported "
+                              f"(this build reads version {FORMAT_VERSION})")
+    try:
+        payload = {k: document[k] for k in ("embedding_dim", "capacity", "model_fingerprint", "classes")}
+        if document.get("sha256") != _checksum(payload):
+            raise ClassStoreError(f"{source}: checksum mismatch, the file was altered or truncated")
+        class_set = ClassSet(int(payload["embedding_dim"]), int(payload["capacity"]),
+                             tuple(_entry_from_json(d) for d in payload["classes"]))
+        class_set.validate()
+    except (KeyError, TypeError, ValueError, ClassSetError) as exc:
+        if isinstance(exc, ClassStoreError):
+            raise
+        raise ClassStoreError(f"{source}: malformed class store ({exc!r})") from exc
+    if expected_fingerprint is not None and payload["model_fingerprint"] != expected_fingerprint:
+        raise ClassStoreError(
+            f"{source}: made for model {payload['model_fingerprint'][:12] or '<unknown>'}, "
+            f"not for the loaded model {expected_fingerprint[:12]}: its prototypes live in another "
+            "embedding space")
+    return class_set
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # torn writes of crashed processes
+        stale.unlink(missing_ok=True)
+
+
+def save_class_set(path: str | os.PathLike, class_set: ClassSet, model_fingerprint: str = "") -> None:
+    class_set.validate()
+    try:
+        atomic_write_bytes(path, encode_class_set(class_set, model_fingerprint))
+    except OSError as exc:
+        raise ClassStoreError(f"{path}: could not save the class store ({exc})") from exc
+
+
+def load_class_set(path: str | os.PathLike, expected_fingerprint: str | None = None) -> ClassSet:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ClassStoreError(f"{path}: cannot read the class store ({exc})") from exc
+    return decode_class_set(data, str(path), expected_fingerprint)

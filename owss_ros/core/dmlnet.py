@@ -1,0 +1,61 @@
+"""DMLNet (paper Sec. 4.1) and its conventionally trained cross-entropy twin.
+
+Both wrap the same segmentation network (an ``encoder`` and a ``head``; see
+:mod:`owss_ros.core.model`). DMLNet reads the head's C = N outputs as an embedding f(X) and
+classifies by squared Euclidean distance to fixed prototypes T * e_t (Eq. 2, 5); the twin
+reads them as logits of a learnable classifier (the MSP / MaxLogit / Energy baselines).
+Outputs stay at feature resolution (1/8); callers upsample embeddings bilinearly.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from owss_ros.core.prototypes import DEFAULT_TEMPERATURE, one_hot_prototypes, one_hot_squared_distances
+
+
+class DMLNet(nn.Module):
+    """Embedding network with fixed one-hot prototypes scaled by T (Eq. 2)."""
+
+    def __init__(self, net: nn.Module, num_classes: int, temperature: float = DEFAULT_TEMPERATURE):
+        super().__init__()
+        self.net = net
+        self.num_classes = num_classes
+        self.temperature = float(temperature)
+        self.register_buffer("prototypes", one_hot_prototypes(num_classes, temperature), persistent=False)
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.net.encoder
+
+    @property
+    def head(self) -> nn.Module:
+        return self.net.head
+
+    def forward(self, image: Tensor) -> Tensor:
+        """Normalised (B, 3, H, W) image -> (B, N, H/8, W/8) embedding f(X)."""
+        return self.net(image)
+
+    def base_distances(self, embedding: Tensor) -> Tensor:
+        """(B, N, h, w) squared distances to the base prototypes."""
+        return one_hot_squared_distances(embedding, self.temperature)
+
+
+class CrossEntropyNet(nn.Module):
+    """The same network trained with softmax cross-entropy: outputs are logits."""
+
+    def __init__(self, net: nn.Module, num_classes: int):
+        super().__init__()
+        self.net = net
+        self.num_classes = num_classes
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.net.encoder
+
+    @property
+    def head(self) -> nn.Module:
+        return self.net.head
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.net(image)

@@ -1,0 +1,85 @@
+"""Novel Prototype Method (paper Sec. 4.3): add a class from a few masks, with no training.
+
+Eq. 11: the novel prototype is the mean embedding over the annotated pixels of Q shots.
+Eq. 12: a pixel belongs to novel class k when ||F - m_k||^2 < lambda_novel and m_k is
+strictly the nearest of all prototypes (base and novel).
+
+lambda_novel is in the units of the metric space: a squared Euclidean distance, the same
+quantity as the exponent of Eq. 2 (base prototypes are 2 T^2 = 18 apart for T = 3).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from owss_ros.core.scoring import Scalar
+
+NO_NOVEL_CLASS = -1
+_FAR = 1.0e30  # distance given to unused prototype slots; finite so exported graphs stay NaN-free
+
+
+def upsample_embedding(embedding: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear upsampling of (B, C, h, w) embeddings to (H, W), as done for training."""
+    if tuple(embedding.shape[-2:]) == tuple(size):
+        return embedding
+    return F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
+
+
+def novel_prototype(embeddings: Tensor, masks: Tensor) -> tuple[Tensor, int]:
+    """Eq. 11: m_{N+k} = sum_q sum_ij F_ij Y_ij / sum_q sum_ij Y_ij.
+
+    Args:
+        embeddings: (Q, C, h, w) embeddings of the Q annotated images, at any resolution;
+            they are upsampled to the mask resolution first.
+        masks: (Q, H, W) binary masks (non-zero = the novel class).
+    Returns:
+        The (C,) prototype and the number of pixels it was averaged over.
+    """
+    if embeddings.dim() != 4 or masks.dim() != 3 or embeddings.shape[0] != masks.shape[0]:
+        raise ValueError(
+            f"expected embeddings (Q, C, h, w) and masks (Q, H, W) with the same Q, got "
+            f"{tuple(embeddings.shape)} and {tuple(masks.shape)}"
+        )
+    weights = (masks != 0).to(embeddings.dtype)
+    pixels = int(weights.sum().item())
+    if pixels == 0:
+        raise ValueError("the masks select no pixel: a novel prototype needs at least one")
+    features = upsample_embedding(embeddings, tuple(masks.shape[-2:]))
+    total = (features * weights[:, None]).sum(dim=(0, 2, 3))
+    return total / pixels, pixels
+
+
+def novel_class_index(
+    novel_distances: Tensor,
+    base_distances: Tensor,
+    lambda_novel: Scalar | Tensor,
+    novel_valid: Tensor | None = None,
+) -> Tensor:
+    """Eq. 12 for K novel prototypes at once.
+
+    Args:
+        novel_distances: (B, K, H, W) squared distances to the novel prototypes.
+        base_distances: (B, N, H, W) squared distances to the base prototypes.
+        lambda_novel: a scalar, or a (K,) tensor with one threshold per novel prototype.
+        novel_valid: optional (K,) mask (bool or 0/1) of the slots in use.
+    Returns:
+        (B, H, W) int64: the index k of the novel class each pixel belongs to, or -1.
+        A pixel equidistant from two nearest prototypes belongs to neither (Eq. 12 is strict).
+    """
+    if novel_distances.shape[1] == 0:
+        return torch.full_like(base_distances[:, 0], NO_NOVEL_CLASS, dtype=torch.long)
+    d = novel_distances
+    if novel_valid is not None:
+        valid = novel_valid.to(torch.bool)[None, :, None, None]
+        d = torch.where(valid, d, torch.full_like(d, _FAR))
+    nearest_novel = torch.argmin(d, dim=1)
+    d_min = d.amin(dim=1)
+    threshold = torch.as_tensor(lambda_novel, dtype=d.dtype, device=d.device)
+    if threshold.dim() == 1:
+        threshold = threshold[nearest_novel]
+    unique_nearest = (d <= d_min[:, None]).sum(dim=1) == 1
+    closer_than_base = d_min < base_distances.amin(dim=1)
+    is_novel = (d_min < threshold) & unique_nearest & closer_than_base
+    return torch.where(is_novel, nearest_novel, torch.full_like(nearest_novel, NO_NOVEL_CLASS))

@@ -1,0 +1,56 @@
+"""Class prototypes in the DMLNet metric space and squared Euclidean distances to them.
+
+Base prototypes are fixed, never learned: m_t = T * e_t, a one-hot vector scaled by T
+(paper Sec. 4.2, T = 3). Novel prototypes added by NPM (Eq. 11) are arbitrary vectors in
+the same space. Distances use the expanded form ||f||^2 - 2 f.m + ||m||^2, which is a 1x1
+convolution plus a channel reduction: cheap, batched, and exportable to ONNX / TensorRT.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+DEFAULT_TEMPERATURE = 3.0  # the non-zero element T of every base prototype
+
+
+def one_hot_prototypes(num_classes: int, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
+    """Fixed base prototypes ``T * I``: row t is m_t (paper Sec. 4.2). Shape (N, N)."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if temperature <= 0:
+        raise ValueError(f"temperature T must be > 0, got {temperature}")
+    return torch.eye(num_classes) * float(temperature)
+
+
+def squared_distances(embedding: Tensor, prototypes: Tensor) -> Tensor:
+    """||f_ij - m_k||^2 for every pixel and prototype (the exponent of Eq. 2).
+
+    Args:
+        embedding: (B, C, H, W) per-pixel embeddings f(X).
+        prototypes: (K, C) prototypes.
+    Returns:
+        (B, K, H, W) non-negative squared distances.
+    """
+    if embedding.dim() != 4:
+        raise ValueError(f"embedding must be (B, C, H, W), got shape {tuple(embedding.shape)}")
+    if prototypes.dim() != 2 or prototypes.shape[1] != embedding.shape[1]:
+        raise ValueError(
+            f"prototypes must be (K, {embedding.shape[1]}), got {tuple(prototypes.shape)}"
+        )
+    prototypes = prototypes.to(embedding.dtype)
+    f_sq = (embedding * embedding).sum(dim=1, keepdim=True)
+    cross = F.conv2d(embedding, prototypes[:, :, None, None])
+    m_sq = (prototypes * prototypes).sum(dim=1)[None, :, None, None]
+    return (f_sq - 2.0 * cross + m_sq).clamp_min(0.0)
+
+
+def one_hot_squared_distances(embedding: Tensor, temperature: float) -> Tensor:
+    """Squared distances to the base prototypes T*e_t without a matrix product.
+
+    ||f - T e_t||^2 = ||f||^2 - 2 T f_t + T^2, so each channel is one fused elementwise op.
+    Equal to ``squared_distances(embedding, one_hot_prototypes(C, T))``.
+    """
+    f_sq = (embedding * embedding).sum(dim=1, keepdim=True)
+    return (f_sq - 2.0 * temperature * embedding + temperature * temperature).clamp_min(0.0)
