@@ -1,0 +1,36 @@
+"""``owss_ros train``: train a DMLNet (DCE + VL) or its cross-entropy twin from a YAML config.
+
+Multi-process (DDP): ``torchrun --nproc_per_node=K -m owss_ros.cli train --config ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a DMLNet or its cross-entropy twin",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML training config (see config/training/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set schedule.iterations=100 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint_last.pt")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from owss_ros.training.config import load_train_config
+    from owss_ros.training.distributed import shutdown_distributed
+    from owss_ros.training.trainer import Trainer
+
+    config = load_train_config(args.config, args.overrides)
+    trainer = Trainer(config)
+    if args.resume and trainer.resume() and trainer.ctx.is_main:
+        print(f"resumed from {config.output_dir} at iteration {trainer.iteration}")
+    summary = trainer.fit()
+    shutdown_distributed(trainer.ctx)
+    if trainer.ctx.is_main:
+        print(json.dumps(summary, indent=1))
+        print(f"outputs in {config.output_dir}: model_final.safetensors, training_curves.png, history.json")
+    return 0

@@ -1,0 +1,1 @@
+"""Training adapters around the core: YAML config, augmentation, the (DDP-capable) trainer."""

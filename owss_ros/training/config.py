@@ -1,0 +1,105 @@
+"""Training configuration: nested dataclasses read from YAML, with ``key.sub=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    format: str = "cityscapes"  # cityscapes (also the synthetic layout) | bdd100k | streethazards
+    root: str = "data/synthetic"
+    train_split: str = "train"
+    val_split: str = "val"
+    exclude_classes: list[str] = field(default_factory=list)  # e.g. [car, truck, bus] for 16+3
+    workers: int = 2
+    max_val_images: int = 0  # 0 = all
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "fast_scnn"
+    kind: str = "dml"  # dml (DCE + VL) | ce (cross-entropy twin for MSP / MaxLogit / Energy)
+    temperature: float = 3.0
+    pretrained_backbone: str | None = None  # a local ImageNet ResNet checkpoint, if you have one
+
+
+@dataclass
+class AugmentConfig:
+    crop: list[int] = field(default_factory=lambda: [256, 512])  # H, W
+    scale: list[float] = field(default_factory=lambda: [0.75, 1.5])
+    hflip: bool = True
+    color_jitter: float = 0.2  # brightness / contrast / saturation amplitude
+
+
+@dataclass
+class ScheduleConfig:
+    iterations: int = 2000
+    batch_size: int = 8  # per process
+    optimizer: str = "adamw"  # adamw | sgd
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    poly_power: float = 0.9
+    warmup_iterations: int = 50
+    lambda_vl: float = 0.01
+    eval_every: int = 500
+    checkpoint_every: int = 500
+    log_every: int = 10
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    output_dir: str = "runs/train"
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads per process; 0 = torch default
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown} in {where or 'top level'}; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        target = _NESTED.get((cls, name))
+        kwargs[name] = _build(target, value or {}, f"{where}{name}.") if target else value
+    return cls(**kwargs)
+
+
+_NESTED = {(TrainConfig, "data"): DataConfig, (TrainConfig, "model"): ModelConfig,
+           (TrainConfig, "augment"): AugmentConfig, (TrainConfig, "schedule"): ScheduleConfig}
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """``["schedule.lr=0.01", "data.exclude_classes=[car,bus]"]`` -> nested dict updates (YAML values)."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not key=value")
+        node = values
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(raw)
+    return values
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    values = {}
+    if path is not None:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    return _build(TrainConfig, apply_overrides(values, list(overrides)), "")
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,208 @@
+"""Training loop for a DMLNet (DCE + lambda_VL * VL, paper Sec. 4.1) or its cross-entropy twin.
+
+Single process or DDP under ``torchrun``; checkpoints every N iterations and resumes from
+the last one; deterministic per seed; progress bar with loss and throughput; curves as PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
+from owss_ros.core.class_store import atomic_write_bytes
+from owss_ros.core.losses import DMLLoss
+from owss_ros.training.config import TrainConfig, config_to_dict
+from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names
+from owss_ros.training.distributed import DistContext, init_distributed, sum_across_processes
+from owss_ros.training.evaluation import evaluate_miou, upsampled_output
+from owss_ros.training.transforms import EvalTransform, TrainTransform
+
+CHECKPOINT_NAME = "checkpoint_last.pt"
+
+
+def poly_lr_factor(iteration: int, total: int, power: float, warmup: int) -> float:
+    if warmup > 0 and iteration < warmup:
+        return (iteration + 1) / warmup
+    return (1.0 - min(iteration, total - 1) / total) ** power
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, ctx: DistContext | None = None):
+        self.config = config
+        self.ctx = ctx or init_distributed()
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.out_dir = Path(config.output_dir)
+        train_raw = build_segmentation_dataset(config.data, config.data.train_split)
+        self.class_names = dataset_class_names(train_raw)
+        aug = config.augment
+        self.train_set = AugmentedDataset(
+            train_raw, TrainTransform(aug.crop, aug.scale, aug.hflip, aug.color_jitter), config.seed)
+        self.val_set = None
+        if config.data.val_split:
+            self.val_set = AugmentedDataset(
+                build_segmentation_dataset(config.data, config.data.val_split), EvalTransform(), config.seed)
+        self.spec = ModelSpec(backbone=config.model.backbone, kind=config.model.kind,
+                              class_names=self.class_names, temperature=config.model.temperature)
+        self.model = build_model(self.spec, config.model.pretrained_backbone).to(self.ctx.device)
+        if self.ctx.enabled:
+            if self.ctx.device.type == "cuda":
+                self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self.model = DistributedDataParallel(
+                self.model, device_ids=[self.ctx.local_rank] if self.ctx.device.type == "cuda" else None)
+        self.optimizer = self._make_optimizer()
+        s = config.schedule
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda it: poly_lr_factor(it, s.iterations, s.poly_power, s.warmup_iterations))
+        self.loss_fn = DMLLoss(s.lambda_vl) if config.model.kind == "dml" else None
+        self.iteration = 0
+        self.history: list[dict] = []
+        self.best_miou = -1.0
+
+    @property
+    def core_model(self):
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+
+    def _make_optimizer(self):
+        s = self.config.schedule
+        params = self.model.parameters()
+        if s.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+        if s.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        raise ValueError(f"unknown optimizer {s.optimizer!r}: adamw | sgd")
+
+    def loss(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = upsampled_output(self.model, images)
+        if self.loss_fn is not None:
+            return self.loss_fn(self.core_model.base_distances(out), labels)
+        return F.cross_entropy(out, labels, ignore_index=255)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        if not self.ctx.is_main:
+            return
+        state = {
+            "model": self.core_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "iteration": self.iteration,
+            "best_miou": self.best_miou, "history_json": json.dumps(self.history),
+            "torch_rng": torch.get_rng_state(),
+            "config_json": json.dumps(config_to_dict(self.config)),
+        }
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.out_dir / (CHECKPOINT_NAME + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.out_dir / CHECKPOINT_NAME)
+
+    def resume(self) -> bool:
+        path = self.out_dir / CHECKPOINT_NAME
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location=self.ctx.device, weights_only=True)
+        self.core_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.iteration = int(state["iteration"])
+        self.best_miou = float(state["best_miou"])
+        self.history = json.loads(state["history_json"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        return True
+
+    # -- loop -----------------------------------------------------------------------------
+    def _loader(self, epoch: int, skip_batches: int) -> DataLoader:
+        """This process's shard of ``epoch``, without the batches a resumed run already saw."""
+        self.train_set.set_epoch(epoch)
+        sampler = DistributedSampler(self.train_set, num_replicas=self.ctx.world_size, rank=self.ctx.rank,
+                                     shuffle=True, seed=self.config.seed, drop_last=True)
+        sampler.set_epoch(epoch)
+        s = self.config.schedule
+        indices = list(sampler)[skip_batches * s.batch_size:]
+        # a private generator: making an iterator must not consume the global RNG (dropout),
+        # or a resumed run would diverge from an uninterrupted one
+        generator = torch.Generator().manual_seed(self.config.seed + epoch)
+        return DataLoader(self.train_set, batch_size=s.batch_size, sampler=indices, drop_last=True,
+                          num_workers=self.config.data.workers, persistent_workers=False, generator=generator)
+
+    def fit(self, stop_at: int | None = None) -> dict:
+        """Train to ``schedule.iterations`` (or pause at ``stop_at``; resume() continues)."""
+        s = self.config.schedule
+        target = s.iterations if stop_at is None else min(stop_at, s.iterations)
+        steps_per_epoch = max(1, len(self.train_set) // (s.batch_size * self.ctx.world_size))
+        bar = tqdm(total=s.iterations, initial=self.iteration, disable=not self.ctx.is_main,
+                   desc="train", unit="it", dynamic_ncols=True)
+        self.model.train()
+        while self.iteration < target:
+            epoch, done_in_epoch = divmod(self.iteration, steps_per_epoch)
+            tick = time.perf_counter()
+            for images, labels in self._loader(epoch, done_in_epoch):
+                self._step(images.to(self.ctx.device), labels.to(self.ctx.device), tick, bar)
+                tick = time.perf_counter()
+                if self.iteration >= target:
+                    break
+        bar.close()
+        if target < s.iterations:
+            self.save_checkpoint()
+            return {"iterations": self.iteration, "paused": True}
+        return self.finish()
+
+    def _step(self, images, labels, tick, bar) -> None:
+        s = self.config.schedule
+        loss = self.loss(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.iteration += 1
+        loss_value = float(sum_across_processes(loss.detach().clone(), self.ctx)) / self.ctx.world_size
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration}")
+        images_per_s = images.shape[0] * self.ctx.world_size / max(time.perf_counter() - tick, 1e-9)
+        bar.update(1)
+        if self.iteration % s.log_every == 0 or self.iteration == 1:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.history.append({"iteration": self.iteration, "loss": loss_value, "lr": lr,
+                                 "images_per_s": images_per_s})
+            bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{images_per_s:.1f}", lr=f"{lr:.2e}")
+        if s.eval_every and self.iteration % s.eval_every == 0 and self.iteration < s.iterations:
+            self.evaluate()
+        if s.checkpoint_every and self.iteration % s.checkpoint_every == 0:
+            self.save_checkpoint()
+
+    def evaluate(self) -> float | None:
+        if self.val_set is None or not self.ctx.is_main:
+            return None
+        metrics = evaluate_miou(self.core_model, self.val_set, len(self.class_names), self.ctx.device,
+                                self.config.data.max_val_images)
+        self.history.append({"iteration": self.iteration, "val_miou": metrics.miou,
+                             "val_pixel_accuracy": metrics.pixel_accuracy})
+        tqdm.write(f"[iter {self.iteration}] val mIoU {100 * metrics.miou:.1f}  "
+                   f"pixel acc {100 * metrics.pixel_accuracy:.1f}")
+        if metrics.miou > self.best_miou:
+            self.best_miou = metrics.miou
+            save_model(self.out_dir / "model_best.safetensors", self.core_model, self.spec)
+        return metrics.miou
+
+    def finish(self) -> dict:
+        final_miou = self.evaluate()
+        self.save_checkpoint()
+        if not self.ctx.is_main:
+            return {}
+        save_model(self.out_dir / "model_final.safetensors", self.core_model, self.spec)
+        summary = {"iterations": self.iteration, "final_val_miou": final_miou, "best_val_miou": self.best_miou,
+                   "class_names": self.class_names, "world_size": self.ctx.world_size}
+        atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
+        atomic_write_bytes(self.out_dir / "summary.json", json.dumps(summary, indent=1).encode())
+        from owss_ros.training.curves import plot_training_curves
+
+        plot_training_curves(self.history, self.out_dir / "training_curves.png")
+        return summary

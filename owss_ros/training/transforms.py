@@ -1,0 +1,85 @@
+"""Joint image / label augmentation for training, and the matching evaluation transform.
+
+Every random draw comes from a ``numpy.random.Generator`` handed in per sample, seeded from
+(seed, epoch, index), so a run is reproducible and a resumed run sees the same crops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from owss_ros.core.classes import IGNORE_INDEX
+from owss_ros.core.model import IMAGENET_MEAN, IMAGENET_STD
+
+_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32) * 255.0
+_STD = np.array(IMAGENET_STD, dtype=np.float32) * 255.0
+
+
+def to_tensors(image: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 HxWx3 RGB + HxW ids -> normalised (3, H, W) float32 and (H, W) int64."""
+    x = (image.astype(np.float32) - _MEAN) / _STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))), torch.from_numpy(label.astype(np.int64))
+
+
+def resize_pair(image: np.ndarray, label: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    h, w = size_hw
+    image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+    label = np.asarray(Image.fromarray(label.astype(np.uint8)).resize((w, h), Image.NEAREST)).astype(np.int64)
+    return image, label
+
+
+class TrainTransform:
+    """Random scale, random crop (padded with ignore), horizontal flip, photometric jitter."""
+
+    def __init__(self, crop_hw, scale_range=(0.75, 1.5), hflip=True, color_jitter=0.2):
+        self.crop_h, self.crop_w = int(crop_hw[0]), int(crop_hw[1])
+        self.scale_range = tuple(scale_range)
+        self.hflip = hflip
+        self.color_jitter = float(color_jitter)
+
+    def __call__(self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator):
+        scale = rng.uniform(*self.scale_range)
+        h, w = label.shape
+        image, label = resize_pair(image, label, (max(1, round(h * scale)), max(1, round(w * scale))))
+        image, label = self._crop(image, label, rng)
+        if self.hflip and rng.random() < 0.5:
+            image, label = image[:, ::-1], label[:, ::-1]
+        if self.color_jitter > 0:
+            image = self._jitter(image, rng)
+        return to_tensors(image, label)
+
+    def _crop(self, image, label, rng):
+        h, w = label.shape
+        pad_h, pad_w = max(0, self.crop_h - h), max(0, self.crop_w - w)
+        if pad_h or pad_w:
+            image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)))
+            label = np.pad(label, ((0, pad_h), (0, pad_w)), constant_values=IGNORE_INDEX)
+            h, w = label.shape
+        top = int(rng.integers(0, h - self.crop_h + 1))
+        left = int(rng.integers(0, w - self.crop_w + 1))
+        return (image[top:top + self.crop_h, left:left + self.crop_w],
+                label[top:top + self.crop_h, left:left + self.crop_w])
+
+    def _jitter(self, image, rng):
+        a = self.color_jitter
+        x = image.astype(np.float32)
+        x = x * rng.uniform(1 - a, 1 + a)  # brightness
+        mean = x.mean()
+        x = (x - mean) * rng.uniform(1 - a, 1 + a) + mean  # contrast
+        grey = x.mean(axis=2, keepdims=True)
+        x = (x - grey) * rng.uniform(1 - a, 1 + a) + grey  # saturation
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+
+class EvalTransform:
+    """Optional resize to a fixed size (labels nearest), then tensors."""
+
+    def __init__(self, size_hw: tuple[int, int] | None = None):
+        self.size_hw = size_hw
+
+    def __call__(self, image, label, rng=None):
+        if self.size_hw is not None and tuple(label.shape) != tuple(self.size_hw):
+            image, label = resize_pair(image, label, self.size_hw)
+        return to_tensors(image, label)
