@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
+from owss_ros.core.atomic_file import atomic_write_bytes, remove_stale_temporaries
 from owss_ros.core.class_set import ClassEntry, ClassOrigin, ClassSet, ClassSetError
 
 FORMAT_NAME = "owss_ros.class_set"
@@ -97,38 +97,14 @@ def decode_class_set(data: bytes, source: str = "<bytes>",
     return class_set
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves the old or the new content."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # torn writes of crashed processes
-        stale.unlink(missing_ok=True)
-
-
 def save_class_set(path: str | os.PathLike, class_set: ClassSet, model_fingerprint: str = "") -> None:
     class_set.validate()
     try:
         atomic_write_bytes(path, encode_class_set(class_set, model_fingerprint))
     except OSError as exc:
         raise ClassStoreError(f"{path}: could not save the class store ({exc})") from exc
+    # a single writer owns the store, so any temporary of it is a torn write of a crashed process
+    remove_stale_temporaries(Path(path).parent, older_than_s=0.0, for_name=Path(path).name)
 
 
 def load_class_set(path: str | os.PathLike, expected_fingerprint: str | None = None) -> ClassSet:

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
-from owss_ros.core.class_store import atomic_write_bytes
+from owss_ros.core.atomic_file import atomic_write_bytes
 from owss_ros.core.losses import DMLLoss
 from owss_ros.training.config import TrainConfig, config_to_dict
 from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names

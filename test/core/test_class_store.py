@@ -103,7 +103,7 @@ def test_crash_mid_write_leaves_old_file_valid(tmp_path):
     assert result.returncode == -9, result.stderr.decode()
     assert load_class_set(path) == old  # the old file is intact and valid
     leftovers = [n for n in os.listdir(tmp_path) if n != "c.json"]
-    assert leftovers and all(n.endswith(".tmp") for n in leftovers)  # the torn write stayed aside
+    assert leftovers and all(n.endswith(".partial") for n in leftovers)  # the torn write stayed aside
     save_class_set(path, old)  # the store is still writable, and the next save tidies up
     assert load_class_set(path) == old
     assert os.listdir(tmp_path) == ["c.json"]
