@@ -118,7 +118,7 @@ def train_branch_head(
         loss.backward()
         optimizer.step()
         if progress is not None:
-            progress(step, float(loss))
+            progress(step, loss.item())
     head.eval()
     segmenter.branch_heads.append(head)
     return head

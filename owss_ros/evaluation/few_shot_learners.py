@@ -1,0 +1,131 @@
+"""The incremental few-shot methods of paper Table 4, taught one novel class at a time.
+
+For a base DMLNet with N classes and novel classes added in order (car, then truck, then bus):
+
+* ``NPM`` (Sec. 4.3, no training): Eq. 11 prototype from the shots' embeddings; Eq. 12 decision
+  with a lambda_novel per class (given, or from :mod:`.novel_threshold`'s rule on the shots);
+* ``PLM-all`` (Algorithm 1 inference with every branch head) and ``PLM-latest`` (only the newest
+  branch head, N + k outputs, argmin): branch heads trained with
+  :func:`owss_ros.core.plm.train_branch_head` on the frozen encoder, heads built like the model's
+  own head (:meth:`SegmentationNet.new_head`);
+* ``FT``: :mod:`.fine_tune_baseline`.
+
+Predictions use ids 0..N-1 for the base classes and N + j for the j-th novel class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from owss_ros.core.dmlnet import DMLNet
+from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_index, novel_prototype
+from owss_ros.core.plm import PLMSegmenter, train_branch_head
+from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances
+from owss_ros.evaluation.fine_tune_baseline import fine_tune_new_class
+from owss_ros.evaluation.novel_threshold import DEFAULT_NOVEL_QUANTILE, shot_distance_quantile
+from owss_ros.evaluation.shot_sampler import ShotSet
+
+FEW_SHOT_METHODS = ("FT", "PLM-latest", "PLM-all", "NPM")
+
+
+@dataclass
+class TeachingOptions:
+    plm_steps: int = 100
+    plm_lr: float = 5e-3
+    ft_steps: int = 20
+    ft_lr: float = 1e-3
+    lambda_vl: float = 0.01
+    lambda_novel: float | None = None  # None: the shot rule of .novel_threshold per class
+    novel_quantile: float = DEFAULT_NOVEL_QUANTILE
+    methods: Sequence[str] = FEW_SHOT_METHODS
+    seed: int = 0  # seeds the fresh PLM heads / FT output channels
+
+
+@dataclass
+class TaughtModels:
+    """Everything learned from one draw of shots, able to predict after any number of classes."""
+
+    base: DMLNet
+    methods: Sequence[str]
+    prototypes: list[Tensor] = field(default_factory=list)  # NPM, (N,) each
+    thresholds: list[float] = field(default_factory=list)  # NPM lambda_novel per class
+    segmenter: PLMSegmenter | None = None
+    fine_tuned: dict[int, DMLNet] = field(default_factory=dict)  # FT model after k classes
+
+    @property
+    def num_base(self) -> int:
+        return self.base.num_classes
+
+    @property
+    def temperature(self) -> float:
+        return self.base.temperature
+
+
+def teach_classes(base: DMLNet, shot_sets: Sequence[ShotSet], options: TeachingOptions,
+                  keep_ft_after: Sequence[int] = ()) -> TaughtModels:
+    """Teach the classes of ``shot_sets`` in order with every method of ``options.methods``.
+
+    ``keep_ft_after``: numbers of taught classes after which the FT model is kept for evaluation.
+    """
+    base.eval()
+    taught = TaughtModels(base, tuple(options.methods))
+    if "PLM-all" in taught.methods or "PLM-latest" in taught.methods:
+        taught.segmenter = PLMSegmenter(base.encoder, base.head, base.num_classes, base.temperature)
+    fine_tuned = base
+    for index, shots in enumerate(shot_sets):
+        if "NPM" in taught.methods:
+            with torch.no_grad():
+                embeddings = base(shots.images)
+            prototype, _ = novel_prototype(embeddings, shots.masks)
+            taught.prototypes.append(prototype)
+            taught.thresholds.append(options.lambda_novel if options.lambda_novel is not None
+                                     else shot_distance_quantile(embeddings, shots.masks, options.novel_quantile))
+        if taught.segmenter is not None:
+            torch.manual_seed(options.seed * 1000 + index)
+            train_branch_head(taught.segmenter, shots.images, shots.masks, base.net.new_head,
+                              steps=options.plm_steps, lr=options.plm_lr, lambda_vl=options.lambda_vl)
+        if "FT" in taught.methods:
+            torch.manual_seed(options.seed * 1000 + 500 + index)
+            fine_tuned = fine_tune_new_class(fine_tuned, shots.images, shots.masks, options.ft_steps,
+                                             options.ft_lr, options.lambda_vl)
+            if index + 1 in keep_ft_after:
+                taught.fine_tuned[index + 1] = fine_tuned
+    return taught
+
+
+def _upsampled(embedding: Tensor, size: tuple[int, int]) -> Tensor:
+    return F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> dict[tuple[str, int], Tensor]:
+    """{(method, k): (H, W) ids} after k taught classes, for every method and k in ``stages``.
+
+    The encoder runs once; NPM and both PLM variants share its features and the base embedding.
+    """
+    size = tuple(image.shape[-2:])
+    features = taught.base.encoder(image)
+    base_embedding = _upsampled(taught.base.head(features), size)
+    base_distances = one_hot_squared_distances(base_embedding, taught.temperature)
+    base_labels = base_distances.argmin(dim=1)
+    predictions: dict[tuple[str, int], Tensor] = {}
+    for k in stages:
+        if "NPM" in taught.methods:
+            prototypes = torch.stack(taught.prototypes[:k])
+            novel = novel_class_index(squared_distances(base_embedding, prototypes), base_distances,
+                                      torch.tensor(taught.thresholds[:k], dtype=base_embedding.dtype))
+            predictions[("NPM", k)] = torch.where(novel != NO_NOVEL_CLASS, novel + taught.num_base, base_labels)[0]
+        if "PLM-all" in taught.methods:
+            predictions[("PLM-all", k)] = taught.segmenter.labels_from_features(features, size, num_heads=k)[0]
+        if "PLM-latest" in taught.methods:
+            latest = _upsampled(taught.segmenter.branch_heads[k - 1](features), size)
+            predictions[("PLM-latest", k)] = one_hot_squared_distances(latest, taught.temperature).argmin(dim=1)[0]
+        if "FT" in taught.methods:
+            model = taught.fine_tuned[k]
+            predictions[("FT", k)] = model.base_distances(_upsampled(model(image), size)).argmin(dim=1)[0]
+    return predictions

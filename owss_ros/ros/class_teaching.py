@@ -1,0 +1,95 @@
+"""Few-shot class teaching (Novel Prototype Method, paper Eq. 11) from operator masks.
+
+Each shot is a camera frame and a mask drawn on it. The mask may have the frame's size
+(camera resolution) or the size of the node's outputs at model resolution (the scaled frame,
+e.g. a mask drawn on ~/overlay); it is resized with nearest-neighbour onto the scaled frame
+geometry, where :meth:`InferenceBackend.embed` returns the embedding. The prototype is the
+mean embedding over all masked pixels of all shots (Eq. 11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from owss_ros.backends.base import FrameGeometry
+from owss_ros.core.class_set import ClassSet
+from owss_ros.core.npm import novel_prototype
+
+
+class TeachingError(ValueError):
+    """A teaching request cannot be carried out; the message says why."""
+
+
+@dataclass(frozen=True)
+class TeachingShot:
+    frame: np.ndarray  # (H, W, 3) uint8 RGB camera frame
+    mask: np.ndarray  # (h, w) uint8, non-zero = the class
+    label: str  # for error messages, e.g. "shot 2 (mask_paths[2] 'cone.png')"
+
+
+def mask_on_scaled_frame(mask: np.ndarray, geometry: FrameGeometry, label: str) -> np.ndarray:
+    """The mask resized (nearest) onto ``geometry.scaled_hw``; refuses wrong sizes and empties."""
+    if mask.ndim != 2:
+        raise TeachingError(f"{label}: the mask must be a single-channel image, got shape {mask.shape}")
+    accepted = {tuple(geometry.camera_hw), tuple(geometry.scaled_hw)}
+    if tuple(mask.shape) not in accepted:
+        ch, cw = geometry.camera_hw
+        sh, sw = geometry.scaled_hw
+        raise TeachingError(
+            f"{label}: the mask is {mask.shape[1]}x{mask.shape[0]}, but its frame is {cw}x{ch} "
+            f"(or {sw}x{sh} at model resolution)")
+    if not mask.any():
+        raise TeachingError(f"{label}: the mask is empty (no non-zero pixel)")
+    sh, sw = geometry.scaled_hw
+    binary = (mask != 0).astype(np.uint8)
+    if binary.shape != (sh, sw):
+        binary = np.asarray(PILImage.fromarray(binary).resize((sw, sh), PILImage.NEAREST))
+    if not binary.any():
+        raise TeachingError(f"{label}: the mask is too thin: no pixel is left at model resolution "
+                            f"{sw}x{sh}")
+    return binary
+
+
+def prototype_from_embeddings(embeddings: list[np.ndarray], masks: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Eq. 11 over shots of possibly different sizes: the pixel-weighted mean of per-shot means."""
+    total, pixels = None, 0
+    for embedding, mask in zip(embeddings, masks, strict=True):
+        mean, count = novel_prototype(torch.from_numpy(embedding)[None], torch.from_numpy(mask)[None])
+        total = mean * count if total is None else total + mean * count
+        pixels += count
+    if total is None:
+        raise TeachingError("no shots")
+    return (total / pixels).numpy().astype(np.float32), pixels
+
+
+def nearest_prototype(class_set: ClassSet, prototype: np.ndarray, temperature: float) -> tuple[str, float]:
+    """(name, squared distance) of the prototype nearest to ``prototype``: base (T e_t) or novel."""
+    candidates: list[tuple[str, np.ndarray]] = []
+    for entry in class_set.entries:
+        if entry.prototype is not None:
+            candidates.append((entry.name, np.asarray(entry.prototype, dtype=np.float64)))
+        elif entry.class_id < class_set.embedding_dim:  # base class t: the one-hot prototype T e_t
+            base = np.zeros(class_set.embedding_dim)
+            base[entry.class_id] = temperature
+            candidates.append((entry.name, base))
+    if not candidates:
+        return "", 0.0
+    p = prototype.astype(np.float64)
+    distances = [(name, float(((p - m) ** 2).sum())) for name, m in candidates]
+    return min(distances, key=lambda item: item[1])
+
+
+def check_class_name(class_set: ClassSet, name: str) -> str:
+    """The stripped name, or TeachingError when it is empty, taken, or no slot is free."""
+    stripped = name.strip()
+    if not stripped:
+        raise TeachingError("class_name is empty")
+    if class_set.find(stripped) is not None:
+        raise TeachingError(f"a class named {stripped!r} already exists")
+    if len(class_set.novel_entries) >= class_set.capacity:
+        raise TeachingError(f"all {class_set.capacity} novel class slots are in use; remove a class first")
+    return stripped

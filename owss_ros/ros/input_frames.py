@@ -1,0 +1,65 @@
+"""Camera messages -> RGB frames the backend accepts, refusing bad input with a reason.
+
+Accepted: sensor_msgs/Image in rgb8, bgr8, rgba8, bgra8 or mono8 (8UC1 read as mono8), and
+sensor_msgs/CompressedImage holding JPEG or PNG. A frame larger than ``max_pixels`` is refused
+before it is decoded (for compressed images, from the file header alone), so a giant or
+malicious frame costs no memory.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+
+from owss_ros.ros.image_conversion import compressed_image_to_rgb, image_to_rgb
+
+INPUT_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8uc1")
+
+
+class FrameRejectedError(ValueError):
+    """A camera message cannot be used as a frame; the message says why."""
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise FrameRejectedError(f"zero-sized image {width}x{height}")
+    if width * height > max_pixels:
+        raise FrameRejectedError(
+            f"image {width}x{height} has {width * height} pixels, more than max_image_pixels "
+            f"{max_pixels}")
+
+
+def compressed_image_size(data) -> tuple[int, int]:
+    """(width, height) from a JPEG / PNG header, without decoding the pixels."""
+    from PIL import Image as PILImage, UnidentifiedImageError
+
+    try:
+        with PILImage.open(io.BytesIO(bytes(data))) as picture:
+            return picture.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise FrameRejectedError(f"cannot read the compressed image header: {error}") from error
+
+
+def frame_from_message(message, max_pixels: int) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB frame from an Image or CompressedImage, or FrameRejectedError."""
+    if isinstance(message, CompressedImage):
+        if len(message.data) == 0:
+            raise FrameRejectedError("empty CompressedImage")
+        _check_size(*compressed_image_size(message.data), max_pixels)
+        try:
+            return compressed_image_to_rgb(message)
+        except ValueError as error:
+            raise FrameRejectedError(str(error)) from error
+    if not isinstance(message, Image):
+        raise FrameRejectedError(f"not an image message: {type(message).__name__}")
+    if message.encoding.lower() not in INPUT_ENCODINGS:
+        raise FrameRejectedError(
+            f"unsupported image encoding {message.encoding!r}; the node accepts "
+            "rgb8, bgr8, rgba8, bgra8, mono8")
+    _check_size(int(message.width), int(message.height), max_pixels)
+    try:
+        return image_to_rgb(message)
+    except ValueError as error:
+        raise FrameRejectedError(str(error)) from error
