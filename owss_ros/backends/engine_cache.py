@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from owss_ros.core.atomic_file import atomic_write_bytes, remove_stale_temporaries
+from owss_ros.core.checkpoint import file_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,6 @@ class CachedEngine:
     components: dict = field(default_factory=dict)
 
 
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def key_components(onnx_sha256: str, environment: BuildEnvironment, options: EngineBuildOptions) -> dict:
     return {"schema": KEY_SCHEMA, "onnx_sha256": onnx_sha256, "environment": asdict(environment),
             "options": asdict(options)}
@@ -138,7 +131,7 @@ class EngineCache:
         except (ValueError, KeyError) as error:
             log.warning("ignoring unreadable engine cache record %s (%s)", record, error)
             return None
-        if sha256_file(engine) != expected:
+        if file_fingerprint(engine) != expected:
             log.warning("cached engine %s does not match its record (corrupted); it will be rebuilt", engine)
             return None
         return engine
@@ -160,7 +153,7 @@ class EngineCache:
     def get_or_build(self, onnx_path: str | Path, environment: BuildEnvironment, options: EngineBuildOptions,
                      build_fn: BuildFn) -> CachedEngine:
         onnx_path = Path(onnx_path)
-        components = key_components(sha256_file(onnx_path), environment, options)
+        components = key_components(file_fingerprint(onnx_path), environment, options)
         key = engine_cache_key(components["onnx_sha256"], environment, options)
         cached = self.lookup(key)
         if cached is not None:

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "owss_ros.cli.calibrate",
     "owss_ros.cli.train_plm",
     "owss_ros.cli.demo",
+    "owss_ros.cli.benchmark_node",
 )
 
 

@@ -14,35 +14,8 @@ from torch import Tensor, nn
 from owss_ros.core.prototypes import DEFAULT_TEMPERATURE, one_hot_prototypes, one_hot_squared_distances
 
 
-class DMLNet(nn.Module):
-    """Embedding network with fixed one-hot prototypes scaled by T (Eq. 2)."""
-
-    def __init__(self, net: nn.Module, num_classes: int, temperature: float = DEFAULT_TEMPERATURE):
-        super().__init__()
-        self.net = net
-        self.num_classes = num_classes
-        self.temperature = float(temperature)
-        self.register_buffer("prototypes", one_hot_prototypes(num_classes, temperature), persistent=False)
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.net.encoder
-
-    @property
-    def head(self) -> nn.Module:
-        return self.net.head
-
-    def forward(self, image: Tensor) -> Tensor:
-        """Normalised (B, 3, H, W) image -> (B, N, H/8, W/8) embedding f(X)."""
-        return self.net(image)
-
-    def base_distances(self, embedding: Tensor) -> Tensor:
-        """(B, N, h, w) squared distances to the base prototypes."""
-        return one_hot_squared_distances(embedding, self.temperature)
-
-
-class CrossEntropyNet(nn.Module):
-    """The same network trained with softmax cross-entropy: outputs are logits."""
+class _WrappedSegmentationNet(nn.Module):
+    """A segmentation network (``encoder`` + ``head``) whose N outputs are read one way."""
 
     def __init__(self, net: nn.Module, num_classes: int):
         super().__init__()
@@ -58,4 +31,22 @@ class CrossEntropyNet(nn.Module):
         return self.net.head
 
     def forward(self, image: Tensor) -> Tensor:
+        """Normalised (B, 3, H, W) image -> (B, N, H/8, W/8) outputs at feature resolution."""
         return self.net(image)
+
+
+class DMLNet(_WrappedSegmentationNet):
+    """Embedding network with fixed one-hot prototypes scaled by T (Eq. 2): outputs are f(X)."""
+
+    def __init__(self, net: nn.Module, num_classes: int, temperature: float = DEFAULT_TEMPERATURE):
+        super().__init__(net, num_classes)
+        self.temperature = float(temperature)
+        self.register_buffer("prototypes", one_hot_prototypes(num_classes, temperature), persistent=False)
+
+    def base_distances(self, embedding: Tensor) -> Tensor:
+        """(B, N, h, w) squared distances to the base prototypes."""
+        return one_hot_squared_distances(embedding, self.temperature)
+
+
+class CrossEntropyNet(_WrappedSegmentationNet):
+    """The same network trained with softmax cross-entropy: outputs are logits."""

@@ -27,6 +27,7 @@ class ModelConfig:
     kind: str = "dml"  # dml (DCE + VL) | ce (cross-entropy twin for MSP / MaxLogit / Energy)
     temperature: float = 3.0
     pretrained_backbone: str | None = None  # a local ImageNet ResNet checkpoint, if you have one
+    init_weights: str | None = None  # start from a trained model (.safetensors), e.g. to train longer
 
 
 @dataclass

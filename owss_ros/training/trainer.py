@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
+from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_model
 from owss_ros.core.atomic_file import atomic_write_bytes
 from owss_ros.core.losses import DMLLoss
 from owss_ros.training.config import TrainConfig, config_to_dict
@@ -54,7 +54,10 @@ class Trainer:
                 build_segmentation_dataset(config.data, config.data.val_split), EvalTransform(), config.seed)
         self.spec = ModelSpec(backbone=config.model.backbone, kind=config.model.kind,
                               class_names=self.class_names, temperature=config.model.temperature)
-        self.model = build_model(self.spec, config.model.pretrained_backbone).to(self.ctx.device)
+        self.model = build_model(self.spec, config.model.pretrained_backbone)
+        if config.model.init_weights:
+            self._load_initial_weights(config.model.init_weights)
+        self.model = self.model.to(self.ctx.device)
         if self.ctx.enabled:
             if self.ctx.device.type == "cuda":
                 self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
@@ -68,6 +71,15 @@ class Trainer:
         self.iteration = 0
         self.history: list[dict] = []
         self.best_miou = -1.0
+
+    def _load_initial_weights(self, path: str) -> None:
+        initial, initial_spec = load_model(path)
+        if (initial_spec.kind, initial_spec.backbone, initial_spec.class_names) != (
+                self.spec.kind, self.spec.backbone, self.spec.class_names):
+            raise ValueError(f"model.init_weights {path} is a {initial_spec.kind}/{initial_spec.backbone} model "
+                             f"of {initial_spec.num_classes} classes; this run trains a {self.spec.kind}/"
+                             f"{self.spec.backbone} model of {self.spec.num_classes} classes")
+        self.model.load_state_dict(initial.state_dict())
 
     @property
     def core_model(self):

@@ -77,3 +77,16 @@ def test_two_process_ddp_keeps_identical_weights(tiny_cityscapes, tmp_path):
         assert torch.equal(rank0[key], rank1[key]), key
     changed = [k for k in rank0 if k.endswith("weight") and not torch.equal(rank0[k], initial[k])]
     assert changed, "training did not update any weight"
+
+
+def test_init_weights_continues_from_a_trained_model(tiny_cityscapes, tmp_path):
+    Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "first", 2))).fit()
+    first = tmp_path / "first" / "model_final.safetensors"
+    overrides = tiny_overrides(tiny_cityscapes, tmp_path / "second", 2) + [f"model.init_weights={first}"]
+    second = Trainer(load_train_config(None, overrides))
+    trained = load_file(str(first))
+    for key, value in second.core_model.state_dict().items():
+        torch.testing.assert_close(value, trained[key], rtol=0, atol=0, msg=key)
+    bad = tiny_overrides(tiny_cityscapes, tmp_path / "third", 2) + [f"model.init_weights={first}", "model.kind=ce"]
+    with pytest.raises(ValueError, match="init_weights"):
+        Trainer(load_train_config(None, bad))

@@ -1,0 +1,96 @@
+"""``owss_ros benchmark-node``: the perception node as a ROS process vs its bare backend.
+
+    owss_ros benchmark-node --model models/default/model.safetensors --backend auto --rate 30 \\
+        --duration 60 --input-size 256x512 --json node_bench.json
+
+First the bare backend (built as the node builds it: same backend, model, input size,
+cpu_threads, cache) times ``infer()`` on the sample drive frames in this process, paced at
+--rate like the node's input; then the node
+runs as its own process on an isolated ROS domain, fed the same frames (512x256 rgb8, cycled)
+at --rate for --duration. Printed: sent vs received rate, frames dropped (sent - processed and
+the node's own counter), end-to-end latency (stamp -> all subscribed outputs back) p50/p99/max,
+the node's stage latencies from /diagnostics, the ratio to the bare backend, and the node's RSS
+(after warm-up, every --rss-period s, at the end). The two phases never run at the same time.
+Without --model and without models/default/model.safetensors a random-weights fast_scnn is used
+(latency does not depend on the weights' values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEFAULT_MODEL = Path("models/default/model.safetensors")
+
+
+def register(subparsers) -> None:
+    from owss_ros.ros.node_benchmark import DEFAULT_OUTPUTS, OUTPUT_NAMES
+
+    p = subparsers.add_parser("benchmark-node", help="rate, drops, latency and memory of the node process",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path,
+                   help=f"weights (.safetensors); default {DEFAULT_MODEL} if present, else random weights")
+    p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"))
+    p.add_argument("--rate", type=float, default=30.0, help="camera frames per second sent to the node")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of sending")
+    p.add_argument("--input-size", default="256x512", help="model input size HxW (node input_height x input_width)")
+    p.add_argument("--outputs", default=",".join(DEFAULT_OUTPUTS),
+                   help=f"node outputs to subscribe, comma-separated, from {','.join(OUTPUT_NAMES)}")
+    p.add_argument("--cpu-threads", type=int, default=0,
+                   help="node parameter cpu_threads, also used for the bare backend (0: library default)")
+    p.add_argument("--bare-frames", type=int, default=200, help="frames timed on the bare backend")
+    p.add_argument("--warmup-frames", type=int, default=40,
+                   help="frames sent one by one before the run (more than the node's 30-frame ring buffer)")
+    p.add_argument("--rss-period", type=float, default=5.0, help="seconds between RSS samples of the node")
+    p.add_argument("--cache-dir", default="", help="ONNX / engine cache (default: the node's default cache)")
+    p.add_argument("--work-dir", type=Path, help="keep the sample drive, params and node.log here (default: temporary)")
+    p.add_argument("--json", dest="json_path", type=Path, help="also write the results as JSON here")
+    p.set_defaults(func=run)
+
+
+def _model_path(requested: Path | None, scratch: Path) -> tuple[Path, str]:
+    if requested:
+        return requested.resolve(), str(requested)
+    if DEFAULT_MODEL.is_file():
+        return DEFAULT_MODEL.resolve(), str(DEFAULT_MODEL)
+    import torch
+
+    from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
+
+    torch.manual_seed(0)
+    path = scratch / "random_fast_scnn.safetensors"
+    save_model(path, build_model(ModelSpec()), ModelSpec())
+    return path, f"random-weights fast_scnn ({DEFAULT_MODEL} not found)"
+
+
+def run(args) -> int:
+    import tempfile
+
+    from owss_ros.backends.onnx_metadata import parse_hw
+    from owss_ros.ros.node_benchmark import OUTPUT_NAMES, BenchmarkSettings, format_report, run_node_benchmark
+
+    outputs = tuple(name.strip() for name in args.outputs.split(",") if name.strip())
+    unknown = [name for name in outputs if name not in OUTPUT_NAMES]
+    if not outputs or unknown:
+        raise SystemExit(f"error: --outputs must name some of {OUTPUT_NAMES}, got {args.outputs!r}")
+    if args.rate <= 0 or args.duration <= 0:
+        raise SystemExit("error: --rate and --duration must be positive")
+    with tempfile.TemporaryDirectory(prefix="owss_node_bench_model_") as scratch:
+        model_path, model_label = _model_path(args.model, Path(scratch))
+        if not model_path.is_file():
+            raise SystemExit(f"error: model not found: {model_path}")
+        settings = BenchmarkSettings(
+            model_path=model_path, backend=args.backend, rate_hz=args.rate, duration_s=args.duration,
+            input_hw=parse_hw(args.input_size), outputs=outputs, cpu_threads=args.cpu_threads,
+            cache_directory=args.cache_dir, bare_frames=args.bare_frames, warmup_frames=args.warmup_frames,
+            rss_period_s=args.rss_period)
+        print(f"[benchmark-node] model: {model_label}; bare backend first (paced at the rate), then the node for {args.duration:g} s "
+              f"at {args.rate:g} Hz")
+        result = run_node_benchmark(settings, args.work_dir.resolve() if args.work_dir else None)
+    result["settings"]["model_label"] = model_label
+    print(format_report(result))
+    if args.json_path:
+        args.json_path.write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.json_path}")
+    return 0
