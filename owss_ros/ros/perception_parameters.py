@@ -84,9 +84,9 @@ STRUCTURAL_PARAMETERS = (
     ParameterSpec("cache_directory", "", "ONNX exports and TensorRT engines. Empty: $OWSS_ROS_CACHE_DIR, "
                   "else ~/.cache/owss_ros."),
     ParameterSpec("tensorrt_precision", "fp16", "TensorRT engine precision.", choices=("fp16", "fp32")),
-    ParameterSpec("input_height", 512, "Model input height (frames are scaled with their aspect "
+    ParameterSpec("input_height", 256, "Model input height (frames are scaled with their aspect "
                   "ratio kept and letterboxed into it).", int_range=(32, 4096)),
-    ParameterSpec("input_width", 1024, "Model input width.", int_range=(32, 8192)),
+    ParameterSpec("input_width", 512, "Model input width.", int_range=(32, 8192)),
     ParameterSpec("output_resolution", "model", "Resolution of the published maps: model (the scaled "
                   "frame, ~/camera_info scaled to match) or camera (resized back to the frame).",
                   choices=OUTPUT_RESOLUTIONS),

@@ -99,6 +99,6 @@ def test_shipped_parameter_file_starts_the_node(ros_context, tmp_path):
     finally:
         client.close()
         assert process.stop() == 0, process.log()
-    assert "input 1024x512" in process.log()
+    assert "input 512x256" in process.log()  # the shipped input size (the bundled model's scale)
     assert "'backend': 'onnxruntime'" in process.log()  # auto: onnxruntime on a CPU-only machine
     assert list((tmp_path / "cache" / "onnx").glob("*.onnx"))  # exported on the fly into the cache
