@@ -101,6 +101,9 @@ def ensure_onnx(model_path: str | Path, cache_dir: str | Path, label_dtype: str 
     model_path = _existing_model(model_path)
     options = ExportOptions(max_prototypes=max_prototypes, score_resolution=score_resolution, label_dtype=label_dtype)
     fingerprint = file_fingerprint(model_path)
+    shipped = _matching_shipped_onnx(model_path, fingerprint, options)
+    if shipped is not None:
+        return shipped
     path = Path(cache_dir) / "onnx" / f"{model_path.stem}-{fingerprint[:16]}-{options.cache_tag()}.onnx"
     if path.is_file():
         try:
@@ -112,6 +115,26 @@ def ensure_onnx(model_path: str | Path, cache_dir: str | Path, label_dtype: str 
     log.info("exporting %s to ONNX (%s) at %s", model_path, options.cache_tag(), path)
     export_onnx(model_path, path, options)
     return path
+
+
+def _matching_shipped_onnx(model_path: Path, fingerprint: str, options) -> Path | None:
+    """``<model>.onnx`` beside the weights (as bundled in models/default), if it is this model's
+    export with these options: a node then starts without exporting anything."""
+    from owss_ros.backends.onnx_export import read_graph_info
+
+    candidate = model_path.with_suffix(".onnx")
+    if not candidate.is_file():
+        return None
+    try:
+        info = read_graph_info(candidate)
+    except (GraphMetadataError, OSError, ValueError) as error:
+        log.warning("ignoring %s beside the model (%s)", candidate, error)
+        return None
+    wanted = (fingerprint, options.max_prototypes, None, options.score_resolution, options.label_dtype)
+    if (info.model_fingerprint, info.max_prototypes, info.input_hw, info.score_resolution, info.label_dtype) != wanted:
+        return None
+    log.info("using the ONNX export shipped beside the model: %s", candidate)
+    return candidate
 
 
 def _existing_model(model_path: str | Path | None) -> Path:

@@ -111,10 +111,11 @@ def write_summary(out_dir: Path, drive: SampleDrive, before: PassRecord, after: 
                 "before": b, "after": a}
     (out_dir / "summary.json").write_text(json.dumps(document, indent=1))
     pct = lambda x: f"{100 * x:.1f}%"
+    article = "an" if drive.object_kind[:1] in "aeiou" else "a"
     text = f"""# owss_ros demo: teaching a new class while driving
 
 * model: `{model}`; backend requested: `{backend}`; {len(drive.frames)} frames of a synthetic drive with
-  a **{drive.object_kind}** in the lane (a kind of object the model was never trained on)
+  {article} **{drive.object_kind}** in the lane (a kind of object the model was never trained on)
 * `/add_class` "{class_name}" from one operator mask on frame {drive.operator_frame} (by stamp,
   `mask_paths` form): success={response.success}, class id {response.class_id},
   {response.pixels_used} pixels, nearest prototype "{response.nearest_class_name}" at squared

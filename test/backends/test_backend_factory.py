@@ -83,3 +83,19 @@ def test_given_onnx_must_come_from_the_given_weights(random_model_path, tmp_path
     backend = create_backend("onnxruntime", model_path=other_weights, onnx_path=stale, input_hw=(64, 128))
     result = backend.infer(structured_frame((64, 128)), empty_novel(2), score_params())
     assert result.anomaly.dtype == np.float32
+
+
+def test_onnx_shipped_beside_the_model_is_used_when_it_matches(tmp_path):
+    from owss_ros.backends.factory import ensure_onnx
+
+    model = save_random_model(tmp_path / "shipped" / "model.safetensors", seed=3)
+    shipped = model.with_suffix(".onnx")
+    export_onnx(model, shipped, ExportOptions(max_prototypes=4))
+    assert ensure_onnx(model, tmp_path / "cache", max_prototypes=4) == shipped
+    assert not (tmp_path / "cache").exists()  # nothing exported at start-up
+    # other options, or an export of other weights under the same name, are not used
+    assert ensure_onnx(model, tmp_path / "cache", max_prototypes=8) != shipped
+    other = save_random_model(tmp_path / "other" / "model.safetensors", seed=4)
+    shipped.replace(other.with_suffix(".onnx"))
+    export_onnx(other, shipped, ExportOptions(max_prototypes=4))  # other weights' graph beside `model`
+    assert ensure_onnx(model, tmp_path / "cache", max_prototypes=4) != shipped
