@@ -26,7 +26,7 @@ from owss_ros.data.datasets.base import (
     PairedSegmentationDataset,
     SamplePaths,
     as_int64,
-    pair_or_raise,
+    pair_samples,
     require_dir,
 )
 from owss_ros.data.image_io import read_label
@@ -69,14 +69,9 @@ class AnomalyMaskDataset(PairedSegmentationDataset):
         self._closed_suffix = closed_label_suffix
         image_root = require_dir(self.root / image_dir, self.dataset_name)
         mask_root = self.root / mask_dir
-        samples: list[SamplePaths] = []
-        for image in sorted(p for p in image_root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS):
-            mask = mask_root / mask_name.format(stem=image.stem)
-            try:
-                samples.append(pair_or_raise(image.stem, image, mask, self.dataset_name))
-            except MissingLabelError:
-                if missing_label != "skip":
-                    raise
+        images = sorted(p for p in image_root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        samples = pair_samples(((image.stem, image, mask_root / mask_name.format(stem=image.stem)) for image in images),
+                               self.dataset_name, missing_label)
         super().__init__(samples, transform)
 
     @classmethod

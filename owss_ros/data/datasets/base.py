@@ -39,13 +39,24 @@ class MissingLabelError(FileNotFoundError):
     """An image has no label file where the dataset layout says it must be."""
 
 
-def pair_or_raise(name: str, image: Path, label: Path, dataset: str) -> SamplePaths:
-    if not label.is_file():
-        raise MissingLabelError(
-            f"{dataset}: no label file for image {image}\n  expected: {label}\n"
-            "  (check the dataset layout, or pass missing_label='skip' to drop unlabelled images)"
-        )
-    return SamplePaths(name=name, image=image, label=label)
+def pair_samples(candidates, dataset: str, missing_label: str = "error") -> list[SamplePaths]:
+    """Samples from ``(name, image, label)`` candidates whose label file should exist.
+
+    A missing label file raises :class:`MissingLabelError` naming the expected path, or, with
+    ``missing_label="skip"``, drops that image.
+    """
+    if missing_label not in ("error", "skip"):
+        raise ValueError(f"missing_label must be 'error' or 'skip', got {missing_label!r}")
+    samples = []
+    for name, image, label in candidates:
+        if label.is_file():
+            samples.append(SamplePaths(name=name, image=image, label=label))
+        elif missing_label == "error":
+            raise MissingLabelError(
+                f"{dataset}: no label file for image {image}\n  expected: {label}\n"
+                "  (check the dataset layout, or pass missing_label='skip' to drop unlabelled images)"
+            )
+    return samples
 
 
 def require_dir(path: Path, what: str) -> Path:

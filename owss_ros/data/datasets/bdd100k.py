@@ -20,11 +20,10 @@ import numpy as np
 from owss_ros.core.classes import CITYSCAPES_NAMES
 from owss_ros.data.datasets.base import (
     JointTransform,
-    MissingLabelError,
     PairedSegmentationDataset,
     SamplePaths,
     as_int64,
-    pair_or_raise,
+    pair_samples,
     require_dir,
 )
 from owss_ros.data.label_maps import ClassSelection
@@ -54,14 +53,9 @@ class BDD100KDataset(PairedSegmentationDataset):
         self.selection = ClassSelection.build(CITYSCAPES_NAMES, exclude_classes, contiguous)
         image_root = require_dir(self.root / image_dir / split, self.dataset_name)
         label_root = self.root / label_dir / split
-        samples: list[SamplePaths] = []
-        for image in sorted(p for p in image_root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
-            label = label_root / f"{image.stem}{label_suffix}"
-            try:
-                samples.append(pair_or_raise(image.stem, image, label, self.dataset_name))
-            except MissingLabelError:
-                if missing_label != "skip":
-                    raise
+        images = sorted(p for p in image_root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        samples = pair_samples(((image.stem, image, label_root / f"{image.stem}{label_suffix}") for image in images),
+                               self.dataset_name, missing_label)
         super().__init__(samples, transform)
 
     @property

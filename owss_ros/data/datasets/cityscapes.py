@@ -20,11 +20,10 @@ import numpy as np
 from owss_ros.core.classes import CITYSCAPES_NAMES
 from owss_ros.data.datasets.base import (
     JointTransform,
-    MissingLabelError,
     PairedSegmentationDataset,
     SamplePaths,
     as_int64,
-    pair_or_raise,
+    pair_samples,
     require_dir,
 )
 from owss_ros.data.label_maps import ClassSelection, cityscapes_label_id_lut
@@ -74,16 +73,11 @@ class CityscapesDataset(PairedSegmentationDataset):
     def _find_samples(self, missing_label: str) -> list[SamplePaths]:
         image_root = require_dir(self.root / "leftImg8bit" / self.split, self.dataset_name)
         label_root = self.root / "gtFine" / self.split
-        samples = []
-        for image in sorted(image_root.glob(f"*/*{IMAGE_SUFFIX}")):
-            city = image.parent.name
-            stem = image.name[: -len(IMAGE_SUFFIX)]
-            label = label_root / city / f"{stem}{LABEL_SUFFIX}"
-            try:
-                samples.append(pair_or_raise(f"{city}/{stem}", image, label, self.dataset_name))
-            except MissingLabelError:
-                if missing_label != "skip":
-                    raise
+        samples = pair_samples(
+            ((f"{image.parent.name}/{stem}", image, label_root / image.parent.name / f"{stem}{LABEL_SUFFIX}")
+             for image in sorted(image_root.glob(f"*/*{IMAGE_SUFFIX}"))
+             for stem in [image.name[: -len(IMAGE_SUFFIX)]]),
+            self.dataset_name, missing_label)
         if not samples:
             raise FileNotFoundError(f"{self.dataset_name}: no *{IMAGE_SUFFIX} files under {image_root}/<city>/")
         return samples

@@ -28,11 +28,10 @@ import numpy as np
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.data.datasets.base import (
     JointTransform,
-    MissingLabelError,
     PairedSegmentationDataset,
     SamplePaths,
     as_int64,
-    pair_or_raise,
+    pair_samples,
     require_dir,
 )
 
@@ -98,14 +97,10 @@ class StreetHazardsDataset(PairedSegmentationDataset):
         archive, sub = SPLIT_FOLDERS[split]
         image_root = require_dir(self.root / archive / "images" / sub, self.dataset_name)
         label_root = self.root / archive / "annotations" / sub
-        samples: list[SamplePaths] = []
-        for image in sorted(image_root.glob("*/*.png")):
-            label = label_root / image.parent.name / image.name
-            try:
-                samples.append(pair_or_raise(f"{image.parent.name}/{image.stem}", image, label, self.dataset_name))
-            except MissingLabelError:
-                if missing_label != "skip":
-                    raise
+        samples = pair_samples(
+            ((f"{image.parent.name}/{image.stem}", image, label_root / image.parent.name / image.name)
+             for image in sorted(image_root.glob("*/*.png"))),
+            self.dataset_name, missing_label)
         super().__init__(samples, transform)
 
     @property
