@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from owss_ros.backends.score_params import unpack_score_params
-from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.model import ImageNormalizer
-from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_index
+from owss_ros.core.npm import novel_class_index
+from owss_ros.core.open_set import combine_open_set
 from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances
 from owss_ros.core.scoring import (
     close_set_labels,
@@ -66,10 +66,8 @@ class FramePipeline(nn.Module):
         base_d = one_hot_squared_distances(scored, self.temperature)
         close = close_set_labels(base_d)
         anomaly = self._anomaly(base_d, p)
-        unknown = torch.full_like(close, UNKNOWN_ID)
-        open_labels = torch.where(anomaly > p.lambda_out, unknown, close)
         novel = novel_class_index(squared_distances(scored, novel_prototypes), base_d, novel_thresholds, novel_valid)
-        open_labels = torch.where(novel != NO_NOVEL_CLASS, novel + self.num_classes, open_labels)
+        open_labels = combine_open_set(close, anomaly, p.lambda_out, novel, self.num_classes)
         labels = LABEL_DTYPES[self.label_dtype]
         return close.to(labels), anomaly, open_labels.to(labels), embedding
 

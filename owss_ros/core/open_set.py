@@ -94,15 +94,24 @@ def open_set_maps(
     base_distances = one_hot_squared_distances(embedding, config.temperature)
     close = close_set_labels(base_distances)
     anomaly = anomaly_probability(base_distances, config)
-    unknown = torch.full_like(close, UNKNOWN_ID)
-    open_labels = torch.where(anomaly > config.lambda_out, unknown, close)
+    novel = None
     if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
         novel_d = squared_distances(embedding, novel_prototypes)
         thresholds = config.lambda_novel if novel_thresholds is None else novel_thresholds
         novel = novel_class_index(novel_d, base_distances, thresholds, novel_valid)
-        num_base = base_distances.shape[1]
-        open_labels = torch.where(novel != NO_NOVEL_CLASS, novel + num_base, open_labels)
-    return OpenSetMaps(close, anomaly, open_labels)
+    num_base = base_distances.shape[1]
+    return OpenSetMaps(close, anomaly, combine_open_set(close, anomaly, config.lambda_out, novel, num_base))
+
+
+def combine_open_set(close: Tensor, anomaly: Tensor, lambda_out, novel: Tensor | None, num_base: int) -> Tensor:
+    """The precedence rule of the module docstring: taught class > unknown (Eq. 1) > base label.
+
+    ``novel`` is the Eq. 12 slot index per pixel (-1 for none); slot k becomes id ``num_base + k``.
+    """
+    open_labels = torch.where(anomaly > lambda_out, torch.full_like(close, UNKNOWN_ID), close)
+    if novel is None:
+        return open_labels
+    return torch.where(novel != NO_NOVEL_CLASS, novel + num_base, open_labels)
 
 
 class OpenSetHead(nn.Module):
