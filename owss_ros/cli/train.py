@@ -16,6 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set schedule.iterations=100 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint_last.pt")
+    p.add_argument("--stop-at", type=int, default=None, metavar="N",
+                   help="pause at iteration N with a checkpoint (the schedule still spans schedule.iterations; "
+                        "--resume continues); for comparisons at equal budget and for splitting long jobs")
     p.set_defaults(func=run)
 
 
@@ -28,7 +31,7 @@ def run(args) -> int:
     trainer = Trainer(config)
     if args.resume and trainer.resume() and trainer.ctx.is_main:
         print(f"resumed from {config.output_dir} at iteration {trainer.iteration}")
-    summary = trainer.fit()
+    summary = trainer.fit(stop_at=args.stop_at)
     shutdown_distributed(trainer.ctx)
     if trainer.ctx.is_main:
         print(json.dumps(summary, indent=1))

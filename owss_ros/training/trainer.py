@@ -6,6 +6,7 @@ the last one; deterministic per seed; progress bar with loss and throughput; cur
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -23,7 +24,7 @@ from owss_ros.core.losses import DMLLoss
 from owss_ros.training.config import TrainConfig, config_to_dict
 from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names
 from owss_ros.training.distributed import DistContext, init_distributed, sum_across_processes
-from owss_ros.training.evaluation import evaluate_miou, upsampled_output
+from owss_ros.training.evaluation import evaluate_miou
 from owss_ros.training.transforms import EvalTransform, TrainTransform
 
 CHECKPOINT_NAME = "checkpoint_last.pt"
@@ -47,7 +48,8 @@ class Trainer:
         self.class_names = dataset_class_names(train_raw)
         aug = config.augment
         self.train_set = AugmentedDataset(
-            train_raw, TrainTransform(aug.crop, aug.scale, aug.hflip, aug.color_jitter), config.seed)
+            train_raw, TrainTransform(aug.crop, aug.scale, aug.hflip, aug.color_jitter, aug.hue, aug.gamma,
+                                      aug.blur, aug.noise), config.seed)
         self.val_set = None
         if config.data.val_split:
             self.val_set = AugmentedDataset(
@@ -94,8 +96,22 @@ class Trainer:
             return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         raise ValueError(f"unknown optimizer {s.optimizer!r}: adamw | sgd")
 
+    def _autocast(self):
+        """bf16 autocast for the network; losses and distances stay in fp32 (see ``loss``)."""
+        precision = self.config.schedule.precision
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        if precision == "bf16":
+            return torch.autocast(self.ctx.device.type, dtype=torch.bfloat16)
+        raise ValueError(f"unknown schedule.precision {precision!r}: bf16 | fp32")
+
     def loss(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = upsampled_output(self.model, images)
+        with self._autocast():
+            raw = self.model(images)
+        stride = self.config.schedule.loss_stride
+        if stride > 1:  # the label pixel nearest each centre of the coarser grid
+            labels = labels[:, stride // 2::stride, stride // 2::stride]
+        out = F.interpolate(raw.float(), size=labels.shape[-2:], mode="bilinear", align_corners=False)
         if self.loss_fn is not None:
             return self.loss_fn(self.core_model.base_distances(out), labels)
         return F.cross_entropy(out, labels, ignore_index=255)
@@ -153,6 +169,8 @@ class Trainer:
         bar = tqdm(total=s.iterations, initial=self.iteration, disable=not self.ctx.is_main,
                    desc="train", unit="it", dynamic_ncols=True)
         self.model.train()
+        elapsed = [h["wall_s"] for h in self.history if "wall_s" in h]  # a resumed run keeps counting
+        self._start_wall = time.time() - (elapsed[-1] if elapsed else 0.0)
         while self.iteration < target:
             epoch, done_in_epoch = divmod(self.iteration, steps_per_epoch)
             tick = time.perf_counter()
@@ -178,13 +196,16 @@ class Trainer:
         loss_value = float(sum_across_processes(loss.detach().clone(), self.ctx)) / self.ctx.world_size
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"loss became {loss_value} at iteration {self.iteration}")
-        images_per_s = images.shape[0] * self.ctx.world_size / max(time.perf_counter() - tick, 1e-9)
+        step_s = max(time.perf_counter() - tick, 1e-9)
+        images_per_s = images.shape[0] * self.ctx.world_size / step_s
         bar.update(1)
         if self.iteration % s.log_every == 0 or self.iteration == 1:
             lr = self.optimizer.param_groups[0]["lr"]
             self.history.append({"iteration": self.iteration, "loss": loss_value, "lr": lr,
-                                 "images_per_s": images_per_s})
-            bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{images_per_s:.1f}", lr=f"{lr:.2e}")
+                                 "images_per_s": images_per_s, "iterations_per_s": 1.0 / step_s,
+                                 "wall_s": time.time() - self._start_wall})
+            bar.set_postfix(loss=f"{loss_value:.4f}", it_s=f"{1.0 / step_s:.2f}", img_s=f"{images_per_s:.1f}",
+                            lr=f"{lr:.2e}")
         if s.eval_every and self.iteration % s.eval_every == 0 and self.iteration < s.iterations:
             self.evaluate()
         if s.checkpoint_every and self.iteration % s.checkpoint_every == 0:

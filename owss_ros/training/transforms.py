@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.model import IMAGENET_MEAN, IMAGENET_STD
@@ -30,14 +30,33 @@ def resize_pair(image: np.ndarray, label: np.ndarray, size_hw: tuple[int, int]) 
     return image, label
 
 
-class TrainTransform:
-    """Random scale, random crop (padded with ignore), horizontal flip, photometric jitter."""
+# RGB <-> YIQ: a hue change is a rotation of the (I, Q) chroma plane
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ).astype(np.float32)
 
-    def __init__(self, crop_hw, scale_range=(0.75, 1.5), hflip=True, color_jitter=0.2):
+
+def hue_rotation_matrix(turns: float) -> np.ndarray:
+    """3x3 matrix acting on RGB rows that rotates the hue by ``turns`` of the colour wheel."""
+    c, s = np.cos(2 * np.pi * turns), np.sin(2 * np.pi * turns)
+    rotate = np.array([[1, 0, 0], [0, c, -s], [0, s, c]], np.float32)
+    return (_YIQ_TO_RGB @ rotate @ _RGB_TO_YIQ).T
+
+
+class TrainTransform:
+    """Random scale, random crop (padded with ignore), horizontal flip, photometric jitter
+    (brightness / contrast / saturation, optional hue, gamma, blur and sensor noise).
+
+    The photometric terms are there so a model trained on one renderer's colours and
+    sharpness does not depend on them: held-out scenes come from other generators/cameras.
+    """
+
+    def __init__(self, crop_hw, scale_range=(0.75, 1.5), hflip=True, color_jitter=0.2,
+                 hue=0.0, gamma=0.0, blur=0.0, noise=0.0):
         self.crop_h, self.crop_w = int(crop_hw[0]), int(crop_hw[1])
         self.scale_range = tuple(scale_range)
         self.hflip = hflip
         self.color_jitter = float(color_jitter)
+        self.hue, self.gamma, self.blur, self.noise = float(hue), float(gamma), float(blur), float(noise)
 
     def __call__(self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator):
         scale = rng.uniform(*self.scale_range)
@@ -48,7 +67,23 @@ class TrainTransform:
             image, label = image[:, ::-1], label[:, ::-1]
         if self.color_jitter > 0:
             image = self._jitter(image, rng)
+        image = self._camera_effects(image, rng)
         return to_tensors(image, label)
+
+    def _camera_effects(self, image, rng):
+        if self.blur > 0 and rng.random() < self.blur:
+            image = np.asarray(Image.fromarray(np.ascontiguousarray(image)).filter(
+                ImageFilter.GaussianBlur(radius=float(rng.uniform(0.3, 1.5)))))
+        if not (self.hue or self.gamma or self.noise):
+            return image
+        x = image.astype(np.float32)
+        if self.hue > 0:
+            x = x @ hue_rotation_matrix(rng.uniform(-self.hue, self.hue))
+        if self.gamma > 0:
+            x = 255.0 * (np.clip(x, 0, 255) / 255.0) ** np.exp(rng.uniform(-self.gamma, self.gamma))
+        if self.noise > 0:
+            x = x + rng.normal(0.0, rng.uniform(0, self.noise), size=x.shape).astype(np.float32)
+        return np.clip(x, 0, 255).astype(np.uint8)
 
     def _crop(self, image, label, rng):
         h, w = label.shape
