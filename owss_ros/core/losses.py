@@ -1,4 +1,5 @@
-"""DMLNet training losses: DCE (Eq. 3), VL (Eq. 4) and their hybrid L = DCE + lambda_VL * VL.
+"""DMLNet training losses: DCE (Eq. 3), VL (Eq. 4) and their hybrid L = DCE + lambda_VL * VL,
+plus an optional outlier-exposure term (beyond the paper; see ``centroid_pull``).
 
 The paper writes both as sums over pixels; here both are means over the valid (non-ignored)
 pixels, so lambda_VL keeps its meaning whatever the crop size or batch. (The authors' code
@@ -15,6 +16,7 @@ from torch import Tensor, nn
 from owss_ros.core.classes import IGNORE_INDEX
 
 DEFAULT_LAMBDA_VL = 0.01
+OUTLIER_TARGET = 254  # training-target value of pasted outlier-exposure pixels (never a class id)
 
 
 def _check(distances: Tensor, target: Tensor) -> None:
@@ -48,18 +50,53 @@ def variance_loss(distances: Tensor, target: Tensor, ignore_index: int = IGNORE_
     return own[valid].mean()
 
 
-class DMLLoss(nn.Module):
-    """Hybrid loss L = DCE + lambda_VL * VL (paper Sec. 4.1, lambda_VL = 0.01)."""
+def centroid_pull(distances: Tensor, outlier: Tensor, temperature: float) -> Tensor:
+    """Mean squared distance ||f - c||^2 of outlier pixels to the prototype centroid c = (T/N) 1.
 
-    def __init__(self, lambda_vl: float = DEFAULT_LAMBDA_VL, ignore_index: int = IGNORE_INDEX):
+    From the distances alone: ||f - c||^2 = mean_t d_t - T^2 (N - 1) / N (expand both squares).
+    At f = c all N distances are equal, so MMSP (Eq. 6) is 1/N and the EDS sum (Eq. 7) is at
+    its minimum: the embedding sits exactly where both scores say "unknown".
+    """
+    n = distances.shape[1]
+    to_centroid = distances.mean(dim=1) - temperature ** 2 * (n - 1) / n
+    if not bool(outlier.any()):
+        return distances.sum() * 0.0
+    return to_centroid[outlier].mean()
+
+
+def uniform_posterior_loss(logits: Tensor, outlier: Tensor) -> Tensor:
+    """Outlier exposure for a softmax classifier (Hendrycks et al., 2019): cross-entropy of the
+    outlier pixels' posterior to the uniform distribution."""
+    if not bool(outlier.any()):
+        return logits.sum() * 0.0
+    return -F.log_softmax(logits, dim=1).mean(dim=1)[outlier].mean()
+
+
+def split_outliers(target: Tensor, ignore_index: int = IGNORE_INDEX) -> tuple[Tensor, Tensor]:
+    """(known-class target with outlier pixels ignored, boolean outlier mask)."""
+    outlier = target == OUTLIER_TARGET
+    return torch.where(outlier, torch.full_like(target, ignore_index), target), outlier
+
+
+class DMLLoss(nn.Module):
+    """Hybrid loss L = DCE + lambda_VL * VL (paper Sec. 4.1, lambda_VL = 0.01), plus
+    lambda_OE * centroid_pull on pixels labelled OUTLIER_TARGET (0 = the paper's setting)."""
+
+    def __init__(self, lambda_vl: float = DEFAULT_LAMBDA_VL, ignore_index: int = IGNORE_INDEX,
+                 lambda_oe: float = 0.0, temperature: float = 3.0):
         super().__init__()
-        if lambda_vl < 0:
-            raise ValueError(f"lambda_vl must be >= 0, got {lambda_vl}")
+        if lambda_vl < 0 or lambda_oe < 0:
+            raise ValueError(f"lambda_vl and lambda_oe must be >= 0, got {lambda_vl}, {lambda_oe}")
         self.lambda_vl = float(lambda_vl)
+        self.lambda_oe = float(lambda_oe)
+        self.temperature = float(temperature)
         self.ignore_index = ignore_index
 
     def forward(self, distances: Tensor, target: Tensor) -> Tensor:
-        loss = dce_loss(distances, target, self.ignore_index)
+        known, outlier = split_outliers(target, self.ignore_index)
+        loss = dce_loss(distances, known, self.ignore_index)
         if self.lambda_vl > 0:
-            loss = loss + self.lambda_vl * variance_loss(distances, target, self.ignore_index)
+            loss = loss + self.lambda_vl * variance_loss(distances, known, self.ignore_index)
+        if self.lambda_oe > 0:
+            loss = loss + self.lambda_oe * centroid_pull(distances, outlier, self.temperature)
         return loss

@@ -40,6 +40,10 @@ class AugmentConfig:
     gamma: float = 0.0  # log-uniform gamma in [exp(-g), exp(g)]
     blur: float = 0.0  # probability of a Gaussian blur (sigma 0.3-1.5 px)
     noise: float = 0.0  # max std of additive Gaussian pixel noise, in grey levels
+    # outlier exposure (beyond the paper): procedural objects pasted into crops, see training/outlier_exposure.py
+    outlier_probability: float = 0.0  # 0 = the paper's setting (no extra data)
+    outlier_max_objects: int = 2
+    outlier_size: list[float] = field(default_factory=lambda: [0.06, 0.4])  # fraction of the crop height
 
 
 @dataclass
@@ -53,6 +57,7 @@ class ScheduleConfig:
     poly_power: float = 0.9
     warmup_iterations: int = 50
     lambda_vl: float = 0.01
+    lambda_oe: float = 0.1  # weight of the outlier-exposure term (used only when outliers are pasted)
     eval_every: int = 500
     checkpoint_every: int = 500
     log_every: int = 10

@@ -20,14 +20,22 @@ from tqdm import tqdm
 
 from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_model
 from owss_ros.core.atomic_file import atomic_write_bytes
-from owss_ros.core.losses import DMLLoss
+from owss_ros.core.classes import IGNORE_INDEX
+from owss_ros.core.losses import DMLLoss, split_outliers, uniform_posterior_loss
 from owss_ros.training.config import TrainConfig, config_to_dict
 from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names
 from owss_ros.training.distributed import DistContext, init_distributed, sum_across_processes
 from owss_ros.training.evaluation import evaluate_miou
+from owss_ros.training.outlier_exposure import OutlierConfig
 from owss_ros.training.transforms import EvalTransform, TrainTransform
 
 CHECKPOINT_NAME = "checkpoint_last.pt"
+
+
+def _outlier_config(aug) -> OutlierConfig | None:
+    if aug.outlier_probability <= 0:
+        return None
+    return OutlierConfig(aug.outlier_probability, aug.outlier_max_objects, *aug.outlier_size)
 
 
 def poly_lr_factor(iteration: int, total: int, power: float, warmup: int) -> float:
@@ -49,7 +57,7 @@ class Trainer:
         aug = config.augment
         self.train_set = AugmentedDataset(
             train_raw, TrainTransform(aug.crop, aug.scale, aug.hflip, aug.color_jitter, aug.hue, aug.gamma,
-                                      aug.blur, aug.noise), config.seed)
+                                      aug.blur, aug.noise, _outlier_config(aug)), config.seed)
         self.val_set = None
         if config.data.val_split:
             self.val_set = AugmentedDataset(
@@ -69,7 +77,8 @@ class Trainer:
         s = config.schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: poly_lr_factor(it, s.iterations, s.poly_power, s.warmup_iterations))
-        self.loss_fn = DMLLoss(s.lambda_vl) if config.model.kind == "dml" else None
+        self.loss_fn = DMLLoss(s.lambda_vl, lambda_oe=s.lambda_oe, temperature=config.model.temperature) \
+            if config.model.kind == "dml" else None
         self.iteration = 0
         self.history: list[dict] = []
         self.best_miou = -1.0
@@ -114,7 +123,11 @@ class Trainer:
         out = F.interpolate(raw.float(), size=labels.shape[-2:], mode="bilinear", align_corners=False)
         if self.loss_fn is not None:
             return self.loss_fn(self.core_model.base_distances(out), labels)
-        return F.cross_entropy(out, labels, ignore_index=255)
+        known, outlier = split_outliers(labels)
+        loss = F.cross_entropy(out, known, ignore_index=IGNORE_INDEX)
+        if bool(outlier.any()):
+            loss = loss + self.config.schedule.lambda_oe * uniform_posterior_loss(out, outlier)
+        return loss
 
     # -- checkpoints ----------------------------------------------------------------------
     def save_checkpoint(self) -> None:

@@ -12,6 +12,7 @@ from PIL import Image, ImageFilter
 
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.model import IMAGENET_MEAN, IMAGENET_STD
+from owss_ros.training.outlier_exposure import paste_outliers
 
 _MEAN = np.array(IMAGENET_MEAN, dtype=np.float32) * 255.0
 _STD = np.array(IMAGENET_STD, dtype=np.float32) * 255.0
@@ -51,12 +52,13 @@ class TrainTransform:
     """
 
     def __init__(self, crop_hw, scale_range=(0.75, 1.5), hflip=True, color_jitter=0.2,
-                 hue=0.0, gamma=0.0, blur=0.0, noise=0.0):
+                 hue=0.0, gamma=0.0, blur=0.0, noise=0.0, outliers=None):
         self.crop_h, self.crop_w = int(crop_hw[0]), int(crop_hw[1])
         self.scale_range = tuple(scale_range)
         self.hflip = hflip
         self.color_jitter = float(color_jitter)
         self.hue, self.gamma, self.blur, self.noise = float(hue), float(gamma), float(blur), float(noise)
+        self.outliers = outliers  # an OutlierConfig: pasted before the photometric terms, so they share them
 
     def __call__(self, image: np.ndarray, label: np.ndarray, rng: np.random.Generator):
         scale = rng.uniform(*self.scale_range)
@@ -65,6 +67,9 @@ class TrainTransform:
         image, label = self._crop(image, label, rng)
         if self.hflip and rng.random() < 0.5:
             image, label = image[:, ::-1], label[:, ::-1]
+        if self.outliers is not None:
+            image, label = paste_outliers(np.ascontiguousarray(image), np.ascontiguousarray(label), rng,
+                                          self.outliers)
         if self.color_jitter > 0:
             image = self._jitter(image, rng)
         image = self._camera_effects(image, rng)

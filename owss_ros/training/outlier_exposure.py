@@ -1,0 +1,94 @@
+"""Outlier exposure with procedural objects (an option beyond the paper).
+
+During training, random textured shapes are pasted into the crop and labelled
+:data:`~owss_ros.core.losses.OUTLIER_TARGET`; the loss pulls their embeddings to the centroid of
+the prototypes (``owss_ros.core.losses.centroid_pull``), which is where EDS (Eq. 7) and MMSP
+(Eq. 6) put "unknown". The objects are deliberately *none* of the 19 classes and none of the
+anomaly kinds the test splits use (animals, cargo, tyres, debris, furniture, machines, barrels,
+luggage): star polygons, blobs and their unions, filled with stripes, checkers, smooth noise or
+flat colour. Nothing here knows the scene generator, so the model cannot learn "the test
+generator's anomalies" from it, only "something that is none of my classes".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from owss_ros.core.losses import OUTLIER_TARGET
+
+
+@dataclass(frozen=True)
+class OutlierConfig:
+    probability: float = 0.5  # chance that a crop gets any outlier objects
+    max_objects: int = 2
+    min_size: float = 0.06  # object size as a fraction of the crop height
+    max_size: float = 0.4
+
+
+def _star_polygon(rng, cx, cy, radius):
+    count = int(rng.integers(5, 13))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, count))
+    radii = radius * rng.uniform(0.35, 1.0, count)
+    return [(float(cx + r * np.cos(a)), float(cy + r * np.sin(a))) for a, r in zip(angles, radii)]
+
+
+def shape_mask(rng: np.random.Generator, h: int, w: int, size: float) -> np.ndarray:
+    """A union of 1-3 star polygons / ellipses of about ``size`` pixels, at a random place."""
+    cx, cy = rng.uniform(0.05, 0.95) * w, rng.uniform(0.3, 0.95) * h  # mostly below the horizon
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(1, 4))):
+        px, py = cx + rng.normal(0, size / 4), cy + rng.normal(0, size / 4)
+        radius = size / 2 * rng.uniform(0.5, 1.0)
+        if rng.random() < 0.6:
+            draw.polygon(_star_polygon(rng, px, py, radius), fill=1)
+        else:
+            rx, ry = radius * rng.uniform(0.4, 1.0), radius * rng.uniform(0.4, 1.0)
+            draw.ellipse([px - rx, py - ry, px + rx, py + ry], fill=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float texture: stripes, checkers, smooth noise or flat colour, with shading."""
+    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    kind = int(rng.integers(4))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    if kind == 0:  # stripes at a random angle
+        angle, period = rng.uniform(0, np.pi), rng.uniform(3, 16)
+        t = (np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0).astype(np.float32)
+    elif kind == 1:  # checkers
+        cell = rng.uniform(3, 14)
+        t = ((np.floor(xx / cell) + np.floor(yy / cell)) % 2).astype(np.float32)
+    elif kind == 2:  # smooth noise
+        coarse = rng.uniform(0, 1, (max(2, h // 8), max(2, w // 8))).astype(np.float32)
+        t = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BILINEAR), dtype=np.float32)
+    else:
+        t = np.zeros((h, w), np.float32)
+    tex = a + (b - a) * t[..., None]
+    shading = 1.0 + rng.uniform(-0.35, 0.35) * (yy / max(h - 1, 1) - 0.5)
+    return tex * shading[..., None] + rng.normal(0, 4, (h, w, 3))
+
+
+def paste_outliers(image: np.ndarray, label: np.ndarray, rng: np.random.Generator,
+                   config: OutlierConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Paste up to ``config.max_objects`` outlier objects; their pixels get OUTLIER_TARGET."""
+    if config.max_objects <= 0 or rng.random() >= config.probability:
+        return image, label
+    h, w = label.shape
+    image, label = image.copy(), label.copy()
+    for _ in range(int(rng.integers(1, config.max_objects + 1))):
+        size = rng.uniform(config.min_size, config.max_size) * h
+        mask = shape_mask(rng, h, w, size)
+        if not mask.any():
+            continue
+        ys, xs = np.nonzero(mask)
+        top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+        box = mask[top:bottom, left:right]
+        tex = texture(rng, bottom - top, right - left)
+        region = image[top:bottom, left:right]
+        region[box] = np.clip(tex[box], 0, 255).astype(np.uint8)
+        label[top:bottom, left:right][box] = OUTLIER_TARGET
+    return image, label
