@@ -60,9 +60,9 @@ def run(args) -> int:
         calibrate_lambda_novel_on_anomalies,
         calibrate_lambda_novel_on_classes,
         calibrate_lambda_out,
-        calibration_document,
-        write_calibration_file,
+        calibration_of,
     )
+    from owss_ros.core.calibration import calibration_to_document, write_calibration
     from owss_ros.evaluation.networks import load_network
 
     if args.threads > 0:
@@ -82,9 +82,9 @@ def run(args) -> int:
     else:
         novel = calibrate_lambda_novel_on_anomalies(network, split, args.novel_shots, args.novel_draws,
                                                     args.novel_quantile, args.min_shot_pixels)
-    document = calibration_document(network, scoring, out_calibration, novel, args.calibration_data)
-    command = command_line("calibrate", args)
-    path = write_calibration_file(args.out, document, command)
+    calibration = calibration_of(network, scoring, out_calibration, novel, args.calibration_data)
+    path = write_calibration(args.out, calibration, command_line("calibrate", args))
+    document = calibration_to_document(calibration)
     target = f"TPR {out_calibration.target_value}" if out_calibration.target == "tpr" \
         else f"FPR {out_calibration.target_value}"
     print(f"lambda_out = {out_calibration.lambda_out:.6g} (target {target}; achieved TPR "

@@ -40,15 +40,16 @@ def register(subparsers) -> None:
     p.add_argument("--tpr-target", type=float, default=0.95, help="TPR of the FPR@TPR metric (default 0.95)")
     p.add_argument("--val-data", metavar="ROOT", help="Cityscapes-layout root for the close-set mIoU")
     p.add_argument("--val-split", default="val")
-    p.add_argument("--eds-normalization", default="fixed", choices=("fixed", "image_max", "image_minmax"),
-                   help="P_EDS normalisation (Eq. 8): fixed range (vehicle-safe, default), image_max (Eq. 8 "
-                        "as printed), image_minmax (the authors' code)")
+    p.add_argument("--eds-normalization", choices=("fixed", "image_max", "image_minmax"),
+                   help="P_EDS normalisation (Eq. 8): fixed range (vehicle-safe, the default without "
+                        "--calibration-file), image_max (Eq. 8 as printed), image_minmax (the authors' code)")
     p.add_argument("--eds-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="fixed EDS range (default T^2(N-1), 2T^2(N-1))")
     p.add_argument("--calibration-file", metavar="YAML",
-                   help="take eds_range, beta, gamma from a calibration.yaml written by `calibrate`")
-    p.add_argument("--beta", type=float, default=20.0, help="Eq. 10 beta (paper 20)")
-    p.add_argument("--gamma", type=float, default=0.8, help="Eq. 10 gamma (paper 0.8)")
+                   help="take eds_normalization, eds_range, beta, gamma from a calibration.yaml written by "
+                        "`calibrate` (explicit options win)")
+    p.add_argument("--beta", type=float, help="Eq. 10 beta (paper 20; the default)")
+    p.add_argument("--gamma", type=float, help="Eq. 10 gamma (paper 0.8; the default)")
     p.add_argument("--min-gt-component", type=int,
                    help="ignore GT components smaller than this (pixels; default: SegmentMeIfYouCan's 100 px "
                         "at 2048x1024 scaled to the frame area, 6 px at 512x256)")
@@ -68,7 +69,6 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from owss_ros.evaluation.report_io import command_line
     import torch
-    import yaml
 
     from owss_ros.core.open_set import ScoringConfig
     from owss_ros.evaluation.anomaly_report import AnomalyEvaluationSettings, run_anomaly_evaluation
@@ -84,16 +84,19 @@ def run(args) -> int:
         networks["ce"] = load_network(args.ce_model, "ce")
     if args.dml_model:
         networks["dml"] = load_network(args.dml_model, "dml")
-    eds_range, beta, gamma = args.eds_range, args.beta, args.gamma
-    if args.calibration_file:
-        from pathlib import Path
-
-        calibration = yaml.safe_load(Path(args.calibration_file).read_text()) or {}
-        eds_range = eds_range or calibration.get("eds_range")
-        beta, gamma = calibration.get("beta", beta), calibration.get("gamma", gamma)
     temperature = networks["dml"].spec.temperature if "dml" in networks else 3.0
-    scoring = ScoringConfig(temperature=temperature, beta=beta, gamma=gamma, eds_normalization=args.eds_normalization,
-                            eds_range=tuple(eds_range) if eds_range else None)
+    scoring = ScoringConfig(temperature=temperature, eds_normalization="fixed")
+    if args.calibration_file:
+        from owss_ros.core.calibration import load_calibration
+
+        calibration = load_calibration(args.calibration_file)
+        if "dml" in networks:
+            calibration.check_model(networks["dml"].fingerprint, temperature)
+        if calibration.scoring is not None:
+            scoring = calibration.scoring_config(lambda_out=scoring.lambda_out)
+    scoring = scoring.replaced(
+        eds_normalization=args.eds_normalization, beta=args.beta, gamma=args.gamma,
+        eds_range=tuple(args.eds_range) if args.eds_range else None)
     settings = AnomalyEvaluationSettings(
         anomaly_data=args.anomaly_data, out_dir=args.out, calibration_data=args.calibration_data,
         component_threshold_rule=args.component_threshold, tpr_target=args.tpr_target, val_data=args.val_data,

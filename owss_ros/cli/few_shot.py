@@ -64,7 +64,7 @@ def run(args) -> int:
     from owss_ros.evaluation.few_shot_learners import TeachingOptions
     from owss_ros.evaluation.networks import load_network
     from owss_ros.evaluation.report_io import command_line, write_json
-    from owss_ros.ros.calibration_file import load_calibration
+    from owss_ros.core.calibration import load_calibration
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -78,6 +78,8 @@ def run(args) -> int:
             print(f"few-shot: {args.calibration_file} has no lambda_novel", file=sys.stderr)
             return 2
     base = load_network(args.base_model, "dml")
+    if args.calibration_file:  # lambda_novel is a distance in the base model's space: its calibration only
+        load_calibration(Path(args.calibration_file)).check_model(base.fingerprint, base.spec.temperature)
     oracle = load_network(args.oracle_model, "dml") if args.oracle_model else None
     teaching = TeachingOptions(plm_steps=args.plm_steps, plm_lr=args.plm_lr, ft_steps=args.ft_steps,
                                ft_lr=args.ft_lr, lambda_vl=args.lambda_vl, lambda_novel=lambda_novel,

@@ -10,6 +10,7 @@ Novel prototype slot k is reported as class id ``num_base_classes + k``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -54,6 +55,10 @@ class ScoringConfig:
             raise ValueError(f"lambda_novel must be > 0, got {self.lambda_novel}")
         if self.eds_range is not None and not self.eds_range[0] < self.eds_range[1]:
             raise ValueError(f"eds_range must be (low, high) with low < high, got {self.eds_range}")
+
+    def replaced(self, **changes) -> "ScoringConfig":
+        """A copy with ``changes`` applied; None values keep the current one."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def resolved_eds_range(self, num_classes: int) -> tuple[float, float]:
         if self.eds_range is not None:

@@ -37,7 +37,7 @@ from owss_ros.evaluation.calibration import (
     calibrate_lambda_novel_on_anomalies,
     calibrate_lambda_novel_on_classes,
     calibrate_lambda_out,
-    write_calibration_file,
+    calibration_of,
 )
 from owss_ros.evaluation.few_shot_benchmark import FewShotSettings, few_shot_table, run_few_shot_benchmark
 from owss_ros.evaluation.few_shot_learners import TeachingOptions, predict_all, teach_classes
@@ -54,5 +54,5 @@ __all__ = [
     "dml_anomaly_scores", "draw_shots", "evaluate_anomaly_split", "few_shot_table", "lambda_out_for_target_fpr",
     "lambda_out_for_target_tpr", "load_network", "load_plm_segmenter", "load_shots", "predict_all",
     "run_few_shot_benchmark", "run_network", "save_plm_segmenter", "scaled_component_limits",
-    "shot_distance_quantile", "teach_classes", "write_calibration_file",
+    "shot_distance_quantile", "teach_classes", "calibration_of",
 ]

@@ -22,17 +22,15 @@ model does not know in a Cityscapes-layout split (e.g. car, truck, bus for the 1
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
-from owss_ros.core.class_store import atomic_write_bytes
+from owss_ros.core.calibration import Calibration, ScoringDefinition
 from owss_ros.core.classes import train_id_by_name
 from owss_ros.core.open_set import ScoringConfig, anomaly_probability
 from owss_ros.data.datasets import CityscapesDataset
@@ -171,20 +169,12 @@ def calibrate_lambda_novel_on_classes(network: LoadedNetwork, root: str | Path, 
                                   values)
 
 
-def calibration_document(network: LoadedNetwork, scoring: ScoringConfig, out_calibration: LambdaOutCalibration,
-                         novel: LambdaNovelCalibration, calibration_data: str) -> dict:
-    """The calibration.yaml mapping; the node reads lambda_out, lambda_novel and eds_range."""
+def calibration_of(network: LoadedNetwork, scoring: ScoringConfig, out_calibration: LambdaOutCalibration,
+                   novel: LambdaNovelCalibration, calibration_data: str) -> Calibration:
+    """The :class:`~owss_ros.core.calibration.Calibration` of a run: thresholds, the scoring they hold
+    for, the model fingerprint, and how they were made (provenance)."""
     target_key = "target_tpr" if out_calibration.target == "tpr" else "target_fpr"
-    low, high = scoring.resolved_eds_range(network.spec.num_classes)
-    return {
-        "lambda_out": out_calibration.lambda_out,
-        "lambda_novel": novel.lambda_novel,
-        "eds_range": [float(low), float(high)],
-        "score_mode": scoring.score_mode.value,
-        "eds_normalization": scoring.eds_normalization.value,
-        "beta": scoring.beta,
-        "gamma": scoring.gamma,
-        "temperature": scoring.temperature,
+    provenance = {
         target_key: out_calibration.target_value,
         "achieved_tpr": out_calibration.achieved_tpr,
         "achieved_fpr": out_calibration.achieved_fpr,
@@ -202,19 +192,8 @@ def calibration_document(network: LoadedNetwork, scoring: ScoringConfig, out_cal
         "lambda_novel_source": novel.source,
         "lambda_novel_per_draw": [{"class": v["class"], "seed": v["seed"], "value": v["value"]} for v in novel.values],
         "model": network.path,
-        "model_fingerprint": network.fingerprint,
         "calibration_data": calibration_data,
     }
-
-
-def write_calibration_file(path: str | Path, document: dict, command: str) -> Path:
-    """YAML with a comment header naming the command that wrote it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    header = (f"# Written by `owss_ros calibrate` on {stamp}; do not edit by hand, re-run the command.\n"
-              f"# command: {command}\n"
-              "# The perception node reads lambda_out, lambda_novel and eds_range; the rest documents them.\n")
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    atomic_write_bytes(path, (header + body).encode())
-    return path
+    return Calibration(scoring=ScoringDefinition.of(scoring, network.spec.num_classes),
+                       lambda_out=float(out_calibration.lambda_out), lambda_novel=float(novel.lambda_novel),
+                       model_fingerprint=network.fingerprint, provenance=provenance)

@@ -44,6 +44,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from owss_ros.backends.base import FrameGeometry, NovelClassTensors
 from owss_ros.backends.score_params import pack_score_params
+from owss_ros.core.calibration import Calibration, CalibrationError, ScoringDefinition, load_calibration
 from owss_ros.core.checkpoint import file_fingerprint, read_spec
 from owss_ros.core.class_set import ClassSet, ClassSetError
 from owss_ros.core.classes import CITYSCAPES_CLASSES, UNKNOWN_ID
@@ -51,7 +52,6 @@ from owss_ros.core.open_set import ScoringConfig
 from owss_ros.msg import ClassList
 from owss_ros.ros import perception_parameters as params
 from owss_ros.ros.add_class_request import ShotReader, request_lambda_novel
-from owss_ros.ros.calibration_file import Calibration, load_calibration
 from owss_ros.ros.camera_info_scaling import scaled_camera_info
 from owss_ros.ros.class_list_message import class_list_message
 from owss_ros.ros.class_registry import ClassChangeRefused, ClassRegistry
@@ -122,15 +122,16 @@ class PerceptionNode(Node):
             self._spec = read_spec(self._model_path)
         except Exception as error:  # noqa: BLE001 - any unreadable file is a start-up error
             raise StartupError(f"cannot read the model spec from {self._model_path}: {error}") from error
-        calibration = self._read_calibration()
-        self._runtime_specs = params.runtime_parameters(calibration, self._spec.num_classes,
-                                                        self._spec.temperature)
+        self._fingerprint = file_fingerprint(self._model_path)
+        self._calibration = self._read_calibration()
+        self._runtime_specs = params.runtime_parameters(
+            self._calibration.scoring_config(temperature=self._spec.temperature), self._spec.num_classes)
         params.declare(self, params.STRUCTURAL_PARAMETERS + self._runtime_specs)
         try:
             params.check_choices(self, params.STRUCTURAL_PARAMETERS + self._runtime_specs)
-            config = params.scoring_config_from(self._runtime_values(), self._spec.temperature)
+            config = self._checked_scoring(self._runtime_values())
         except ValueError as error:
-            raise StartupError(str(error)) from error
+            raise StartupError(f"refusing to start: {error}") from error
         p = self._parameter
         self._input_hw = (p("input_height"), p("input_width"))
         self._max_pixels = p("max_image_pixels")
@@ -138,7 +139,6 @@ class PerceptionNode(Node):
         if p("cpu_threads") > 0:
             torch.set_num_threads(p("cpu_threads"))
 
-        self._fingerprint = file_fingerprint(self._model_path)
         self._registry = self._open_class_store()  # before the backend: a bad store fails fast
         self._backend = self._create_backend()
         self._backend_facts = {f"backend.{k}": v for k, v in self._backend.describe().items()}
@@ -197,8 +197,17 @@ class PerceptionNode(Node):
     def _runtime_values(self) -> dict:
         return {name: self._parameter(name) for name in params.RUNTIME_SCORING_PARAMETERS}
 
+    def _checked_scoring(self, values: dict) -> ScoringConfig:
+        """The ScoringConfig of parameter values; ValueError when invalid or not what the calibration
+        was made for (core.calibration's rule)."""
+        config = params.scoring_config_from(values, self._spec.temperature)
+        self._calibration.check_applies_to(ScoringDefinition.of(config, self._spec.num_classes))
+        return config
+
     def _read_calibration(self) -> Calibration:
         configured = self.get_parameter("calibration_path").value
+        if configured == "none":
+            return Calibration()
         path = (params.resolve_data_path(configured) if configured
                 else self._model_path.parent / "calibration.yaml")
         if not path.is_file():
@@ -207,10 +216,12 @@ class PerceptionNode(Node):
             return Calibration()
         try:
             calibration = load_calibration(path)
-        except ValueError as error:
+            calibration.check_model(self._fingerprint, self._spec.temperature)
+        except CalibrationError as error:
             raise StartupError(str(error)) from error
+        scoring = calibration.scoring.as_dict() if calibration.scoring else "none"
         self.get_logger().info(f"calibration from {path}: lambda_out={calibration.lambda_out}, "
-                               f"lambda_novel={calibration.lambda_novel}, eds_range={calibration.eds_range}")
+                               f"lambda_novel={calibration.lambda_novel}, scoring {scoring}")
         return calibration
 
     def _open_class_store(self) -> ClassRegistry:
@@ -466,7 +477,7 @@ class PerceptionNode(Node):
                 touched = True
         if touched:
             try:
-                params.scoring_config_from(proposed, self._spec.temperature)
+                self._checked_scoring(proposed)
             except ValueError as error:
                 return SetParametersResult(successful=False, reason=f"refused: {error}")
         return SetParametersResult(successful=True)

@@ -5,8 +5,10 @@ are read once at start. Scoring thresholds and the overlay opacity are changeabl
 (``ros2 param set``); :func:`scoring_config_from` validates a proposed combination and the node
 refuses a bad one with the reason, keeping the old values.
 
-Defaults of lambda_out, lambda_novel and eds_range come from the model's calibration file when
-it has them; values in the node's parameter file override them.
+Defaults of the scoring parameters (score_mode, eds_normalization, eds_range, beta, gamma) and of
+lambda_out / lambda_novel come from the model's calibration file when it has them
+(:mod:`owss_ros.core.calibration`). lambda_out and lambda_novel may be overridden; a scoring
+parameter that differs from a calibration holding a lambda_out is refused (see that module).
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from owss_ros.core.open_set import ScoringConfig
-from owss_ros.core.scoring import EDSNormalization, ScoreMode, default_eds_range
-from owss_ros.ros.calibration_file import Calibration
+from owss_ros.core.scoring import EDSNormalization, ScoreMode
 
 PACKAGE_NAME = "owss_ros"
 BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
@@ -68,8 +69,8 @@ MODEL_PARAMETERS = (
                   "Model weights (.safetensors with its spec). A relative path is looked up in the "
                   "working directory, then in the installed share/owss_ros."),
     ParameterSpec("calibration_path", "",
-                  "Calibration YAML (lambda_out, lambda_novel, eds_range). Empty: calibration.yaml "
-                  "beside the model, if present."),
+                  "Calibration YAML (owss_ros calibrate): lambda_out, lambda_novel and the scoring they "
+                  "hold for. Empty: calibration.yaml beside the model, if present. 'none': no calibration."),
 )
 
 STRUCTURAL_PARAMETERS = (
@@ -135,16 +136,14 @@ STRUCTURAL_PARAMETERS = (
 )
 
 
-def runtime_parameters(calibration: Calibration, num_classes: int, temperature: float) -> tuple[ParameterSpec, ...]:
-    defaults = ScoringConfig()
-    eds_range = calibration.eds_range or default_eds_range(num_classes, temperature)
+def runtime_parameters(defaults: ScoringConfig, num_classes: int) -> tuple[ParameterSpec, ...]:
+    """The RUNTIME parameters with ``defaults`` (the calibration's scoring, else ScoringConfig())."""
+    eds_range = defaults.resolved_eds_range(num_classes)
     return (
-        ParameterSpec("lambda_out", calibration.lambda_out if calibration.lambda_out is not None
-                      else defaults.lambda_out,
+        ParameterSpec("lambda_out", defaults.lambda_out,
                       "Eq. 1: a pixel is unknown (255) when its anomaly probability exceeds this.",
                       read_only=False, float_range=(0.0, 1.0)),
-        ParameterSpec("lambda_novel", calibration.lambda_novel if calibration.lambda_novel is not None
-                      else defaults.lambda_novel,
+        ParameterSpec("lambda_novel", defaults.lambda_novel,
                       "Eq. 12 default threshold (squared embedding distance) of taught classes "
                       "that were added without their own.", read_only=False, float_range=(1e-6, 1e6)),
         ParameterSpec("beta", defaults.beta, "Eq. 10 sigmoid slope.", read_only=False,

@@ -1,5 +1,5 @@
 """The perception node's building blocks, in-process (fast): hand-over, ring buffer, masks,
-class registry, camera info scaling, overlay, calibration."""
+class registry, camera info scaling, overlay."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sensor_msgs.msg import CameraInfo, Image
 from owss_ros.backends.base import FrameGeometry
 from owss_ros.core.class_set import ClassSet, ClassSetError
 from owss_ros.core.class_store import ClassStoreError, load_class_set, save_class_set
-from owss_ros.ros.calibration_file import CalibrationError, load_calibration
 from owss_ros.ros.camera_info_scaling import scaled_camera_info
 from owss_ros.ros.class_registry import ClassChangeRefused, ClassRegistry
 from owss_ros.ros.class_teaching import (
@@ -209,14 +208,3 @@ def test_overlay_blends_classes_and_hatches_unknown():
     solid = (unknown == UNKNOWN_COLOR).all(axis=1)
     assert 0 < solid.sum() < len(solid)  # stripes: some solid magenta, some blended
     assert (unknown[~solid] == (178, 50, 178)).all()
-
-
-def test_calibration_file(tmp_path):
-    path = tmp_path / "calibration.yaml"
-    path.write_text("lambda_out: 0.42\nlambda_novel: 3\neds_range: [10.0, 30]\nnotes: anything\n")
-    calibration = load_calibration(path)
-    assert (calibration.lambda_out, calibration.lambda_novel, calibration.eds_range) == (0.42, 3.0, (10.0, 30.0))
-    for bad in ("lambda_out: high\n", "eds_range: [3, 1]\n", "- a list\n", "lambda_out: [\n"):
-        path.write_text(bad)
-        with pytest.raises(CalibrationError):
-            load_calibration(path)

@@ -14,7 +14,8 @@ import re
 import yaml
 
 from owss_ros.ros import perception_parameters as params
-from owss_ros.ros.calibration_file import Calibration
+from owss_ros.core.calibration import load_calibration
+from owss_ros.core.open_set import ScoringConfig
 from owss_ros.srv import ListClasses
 from perception_node_harness import (
     REPO_ROOT,
@@ -28,7 +29,7 @@ from perception_node_harness import (
 LAUNCH_FILE = REPO_ROOT / "launch" / "perception.launch.py"
 CONFIG_FILE = REPO_ROOT / "config" / "perception.yaml"
 RVIZ_FILE = REPO_ROOT / "config" / "owss.rviz"
-ALL_SPECS = params.MODEL_PARAMETERS + params.STRUCTURAL_PARAMETERS + params.runtime_parameters(Calibration(), 19, 3.0)
+ALL_SPECS = params.MODEL_PARAMETERS + params.STRUCTURAL_PARAMETERS + params.runtime_parameters(ScoringConfig(), 19)
 
 
 def calls(tree, name):
@@ -64,17 +65,42 @@ def test_launch_file_starts_the_installed_executable_with_remappings():
     assert "owss.rviz" in ast.unparse(nodes["rviz2"])
 
 
-def test_parameter_file_matches_the_declared_parameters():
+def commented_values(text: str) -> dict:
+    """``# name: value`` lines of the parameter file (documented defaults), parsed as YAML."""
+    found = {}
+    for line in re.findall(r"^\s*#\s*(\w+:\s*\S.*)$", text, flags=re.MULTILINE):
+        try:
+            found.update(yaml.safe_load(line))
+        except (yaml.YAMLError, TypeError, ValueError):
+            pass
+    return found
+
+
+def test_parameter_file_pins_the_declared_defaults():
     text = CONFIG_FILE.read_text()
     values = yaml.safe_load(text)["/**"]["ros__parameters"]
-    commented = set(re.findall(r"^\s*#\s*(\w+):", text, flags=re.MULTILINE))
+    commented = commented_values(text)
     declared = {spec.name: spec for spec in ALL_SPECS}
     assert set(values) <= set(declared), set(values) - set(declared)
-    assert set(declared) <= set(values) | commented, set(declared) - set(values) - commented
-    for name, value in values.items():  # ROS parameters are strictly typed: 20 is not 20.0
-        assert type(value) is type(declared[name].default), name
-        if declared[name].choices:
-            assert value in declared[name].choices, name
+    assert set(declared) <= set(values) | set(commented), set(declared) - set(values) - set(commented)
+    for name, spec in declared.items():
+        shown = values[name] if name in values else commented[name]
+        assert type(shown) is type(spec.default), name  # ROS parameters are strictly typed: 20 is not 20.0
+        assert shown == spec.default, f"{name}: config/perception.yaml says {shown!r}, the declaration {spec.default!r}"
+        if spec.choices:
+            assert shown in spec.choices, name
+
+
+def test_shipped_parameter_file_sets_no_scoring_that_contradicts_a_calibration():
+    """The bug of issue 10: the file set eds_normalization image_max while the bundled calibration
+    was made for fixed. Scoring values come from the calibration; the file must not set them."""
+    values = yaml.safe_load(CONFIG_FILE.read_text())["/**"]["ros__parameters"]
+    assert not set(values) & {"score_mode", "eds_normalization", "eds_range", "beta", "gamma"}
+    bundled = load_calibration(REPO_ROOT / "models" / "default" / "calibration.yaml")
+    defaults = {s.name: s.default for s in params.runtime_parameters(bundled.scoring_config(), 19)}
+    config = params.scoring_config_from({**defaults, **{k: v for k, v in values.items() if k in defaults}}, 3.0)
+    assert (config.score_mode.value, config.eds_normalization.value) == ("eds_mmsp", "fixed")
+    assert config.lambda_out == bundled.lambda_out
 
 
 def test_rviz_config_shows_camera_overlay_and_anomaly():
