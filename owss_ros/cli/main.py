@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "owss_ros.cli.few_shot",
     "owss_ros.cli.calibrate",
     "owss_ros.cli.sample_known_pixels",
+    "owss_ros.cli.metric_space",
     "owss_ros.cli.train_plm",
     "owss_ros.cli.demo",
     "owss_ros.cli.benchmark_node",
