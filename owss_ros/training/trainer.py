@@ -82,6 +82,7 @@ class Trainer:
         self.iteration = 0
         self.history: list[dict] = []
         self.best_miou = -1.0
+        self._start_wall: float | None = None  # set by fit(); wall_s in the history counts from it
 
     def _load_initial_weights(self, path: str) -> None:
         initial, initial_spec = load_model(path)
@@ -229,8 +230,10 @@ class Trainer:
             return None
         metrics = evaluate_miou(self.core_model, self.val_set, len(self.class_names), self.ctx.device,
                                 self.config.data.max_val_images)
-        self.history.append({"iteration": self.iteration, "val_miou": metrics.miou,
-                             "val_pixel_accuracy": metrics.pixel_accuracy})
+        entry = {"iteration": self.iteration, "val_miou": metrics.miou, "val_pixel_accuracy": metrics.pixel_accuracy}
+        if self._start_wall is not None:  # minutes of training so far: curves at equal CPU time
+            entry["wall_s"] = time.time() - self._start_wall
+        self.history.append(entry)
         tqdm.write(f"[iter {self.iteration}] val mIoU {100 * metrics.miou:.1f}  "
                    f"pixel acc {100 * metrics.pixel_accuracy:.1f}")
         if metrics.miou > self.best_miou:
