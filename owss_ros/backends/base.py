@@ -3,9 +3,13 @@
 A backend runs :class:`~owss_ros.backends.pipeline.FramePipeline` (as an exported graph or in
 eager torch) on one camera frame:
 
-    backend.infer(frame, novel, params) -> FrameResult    # per frame
-    backend.embed(frame) -> (C, h, w) embedding             # when a class is taught (NPM, Eq. 11)
-    backend.describe() -> dict                               # for logs and diagnostics
+    backend.infer(frame, inputs) -> FrameResult    # per frame; inputs = GraphInputs.build(class_set, config)
+    backend.embed(frame) -> (C, h, w) embedding     # when a class is taught (NPM, Eq. 11)
+    backend.describe() -> dict                       # for logs and diagnostics
+
+Every backend shares one template (:class:`InferenceBackend`): encode (letterbox the frame
+into the model input) -> run (the backend's own ``_run_maps`` / ``_run_embedding``) -> decode
+(crop / resize the maps to model or camera resolution), timed per stage.
 
 Aspect-ratio policy (no silent stretch): the frame is scaled, keeping its aspect ratio, to fit
 inside the model input size, and the remainder is zero-padded (letterbox) at the bottom/right.
@@ -16,32 +20,18 @@ frame size) or resized to camera resolution (labels nearest, anomaly bilinear) b
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
+from owss_ros.backends.graph_inputs import GraphInputs
+from owss_ros.core.prototypes import upsample
+
 OUTPUT_RESOLUTIONS = ("model", "camera")
-
-
-@dataclass
-class NovelClassTensors:
-    """NPM classes as graph inputs: (K, C) prototypes, (K,) thresholds, (K,) 0/1 validity."""
-
-    prototypes: np.ndarray
-    thresholds: np.ndarray
-    valid: np.ndarray
-
-    @classmethod
-    def from_class_set(cls, class_set, default_lambda_novel: float) -> "NovelClassTensors":
-        protos, thresholds, valid = class_set.novel_tensors(default_lambda_novel)
-        if protos.shape[0] == 0:  # graphs need K >= 1: one unused slot
-            protos, thresholds, valid = protos.new_zeros(1, class_set.embedding_dim), thresholds.new_ones(1), valid.new_zeros(1)
-        return cls(protos.numpy().astype(np.float32), thresholds.numpy().astype(np.float32),
-                   valid.numpy().astype(np.float32))
 
 
 @dataclass
@@ -136,25 +126,47 @@ def maps_to_output(maps: Sequence[np.ndarray], geometry: FrameGeometry, output_r
 def embedding_to_frame(embedding: torch.Tensor, geometry: FrameGeometry) -> np.ndarray:
     """(1, C, h, w) feature-resolution embedding -> (C, sh, sw) float32 numpy array: bilinearly
     upsampled to the model input (as the graph does for scoring), letterbox padding cropped."""
-    up = F.interpolate(embedding.float(), size=geometry.input_hw, mode="bilinear", align_corners=False)
+    up = upsample(embedding.float(), geometry.input_hw)
     sh, sw = geometry.scaled_hw
     return up[0, :, :sh, :sw].cpu().numpy()
 
 
 class InferenceBackend(abc.ABC):
-    """One way of running the per-frame graph. Instances are not thread-safe."""
+    """One way of running the per-frame graph. Instances are not thread-safe.
+
+    Subclasses set ``input_hw`` and ``output_resolution`` and implement the run step only.
+    """
 
     name: str = "abstract"
+    input_hw: tuple[int, int]
+    output_resolution: str = "model"
 
-    @abc.abstractmethod
-    def infer(self, frame: np.ndarray, novel: NovelClassTensors, params: np.ndarray) -> FrameResult:
-        """(H, W, 3) uint8 RGB frame -> maps at model or camera resolution (see the backend)."""
+    def infer(self, frame: np.ndarray, inputs: GraphInputs) -> FrameResult:
+        """(H, W, 3) uint8 RGB frame -> maps at model or camera resolution (see the module docstring)."""
+        t0 = time.perf_counter()
+        geometry, model_input = letterbox(frame, self.input_hw)
+        t1 = time.perf_counter()
+        maps = self._run_maps(model_input, inputs)
+        t2 = time.perf_counter()
+        maps = maps_to_output(maps, geometry, self.output_resolution)
+        t3 = time.perf_counter()
+        return FrameResult(*maps, timings_ms={"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1),
+                                              "copy_out": 1e3 * (t3 - t2)})
 
-    @abc.abstractmethod
     def embed(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame -> (C, sh, sw) float32 embedding, bilinearly upsampled to
         the scaled frame (model resolution, letterbox cropped): the pixels that masks for NPM
         (Eq. 11) are resized onto."""
+        geometry, model_input = letterbox(frame, self.input_hw)
+        return embedding_to_frame(self._run_embedding(model_input), geometry)
+
+    @abc.abstractmethod
+    def _run_maps(self, model_input: np.ndarray, inputs: GraphInputs) -> list[np.ndarray]:
+        """(1, mh, mw, 3) uint8 model input -> [close_labels, anomaly, open_labels], each (h, w), on the host."""
+
+    @abc.abstractmethod
+    def _run_embedding(self, model_input: np.ndarray) -> torch.Tensor:
+        """(1, mh, mw, 3) uint8 model input -> (1, C, h, w) embedding at feature resolution."""
 
     def describe(self) -> dict:
         return {"backend": self.name}

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from owss_ros.backends.base import InferenceBackend, NovelClassTensors
+from owss_ros.backends.base import InferenceBackend
+from owss_ros.backends.graph_inputs import GraphInputs
 
 STAGES = ("preprocess", "inference", "copy_out", "total")
 
@@ -50,15 +51,15 @@ def synthetic_frames(hw: tuple[int, int], count: int = 4, seed: int = 0) -> list
     return [np.ascontiguousarray(np.kron(c, np.ones((16, 16, 1), np.uint8))[:h, :w]) for c in coarse]
 
 
-def time_backends(backends: dict[str, InferenceBackend], frames: list[np.ndarray], novel: NovelClassTensors,
-                  params: np.ndarray, measured: int, warmup: int) -> dict[str, BackendTiming]:
+def time_backends(backends: dict[str, InferenceBackend], frames: list[np.ndarray], inputs: GraphInputs,
+                  measured: int, warmup: int) -> dict[str, BackendTiming]:
     """Run every backend on the same frames, interleaved; stats over the ``measured`` frames."""
     samples: dict[str, dict[str, list[float]]] = {n: {s: [] for s in STAGES} for n in backends}
     for i in range(warmup + measured):
         frame = frames[i % len(frames)]
         for name, backend in backends.items():
             start = time.perf_counter()
-            result = backend.infer(frame, novel, params)
+            result = backend.infer(frame, inputs)
             total = 1e3 * (time.perf_counter() - start)
             if i < warmup:
                 continue

@@ -16,26 +16,16 @@ fetched only by :meth:`embed`. Geometry and output resolution work as in the tor
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from owss_ros.backends.base import (
-    FrameResult,
-    InferenceBackend,
-    NovelClassTensors,
-    check_output_resolution,
-    embedding_to_frame,
-    letterbox,
-    maps_to_output,
-)
+from owss_ros.backends.base import InferenceBackend, check_output_resolution
+from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.backends.onnx_metadata import GraphInfo
 from owss_ros.backends.pipeline import OUTPUT_NAMES
-from owss_ros.backends.score_params import pack_score_params
-from owss_ros.core.open_set import ScoringConfig
 
 log = logging.getLogger(__name__)
 
@@ -112,37 +102,21 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.input_hw = self.info.resolve_input_hw(input_hw)
         self.output_resolution = output_resolution
         self.intra_op_threads = intra_op_threads
-        self._embed_inputs = NovelClassTensors(np.zeros((1, self.info.embedding_dim), np.float32),
-                                               np.ones(1, np.float32), np.zeros(1, np.float32))
-        self._embed_params = pack_score_params(ScoringConfig(), self.info.num_classes).numpy()
+        self._embed_inputs = GraphInputs.unused_slots(1, self.info.embedding_dim, num_classes=self.info.num_classes)
 
-    def _feed(self, image: np.ndarray, novel: NovelClassTensors, params: np.ndarray) -> dict[str, np.ndarray]:
-        feed = {"image": image,
-                "novel_prototypes": np.ascontiguousarray(novel.prototypes, dtype=np.float32),
-                "novel_thresholds": np.ascontiguousarray(novel.thresholds, dtype=np.float32),
-                "novel_valid": np.ascontiguousarray(novel.valid, dtype=np.float32),
-                "params": np.ascontiguousarray(np.asarray(params), dtype=np.float32)}
+    def _feed(self, image: np.ndarray, inputs: GraphInputs) -> dict[str, np.ndarray]:
+        feed = {"image": image, **inputs.feed()}
         self.info.check_inputs(feed["novel_prototypes"], feed["novel_thresholds"], feed["novel_valid"],
                                feed["params"])
         return feed
 
-    def infer(self, frame: np.ndarray, novel: NovelClassTensors, params: np.ndarray) -> FrameResult:
-        t0 = time.perf_counter()
-        geometry, model_input = letterbox(frame, self.input_hw)
-        feed = self._feed(model_input, novel, params)
-        t1 = time.perf_counter()
-        close, anomaly, open_labels = self.session.run(MAP_OUTPUTS, feed)
-        t2 = time.perf_counter()
-        maps = maps_to_output([close[0], anomaly[0], open_labels[0]], geometry, self.output_resolution)
-        t3 = time.perf_counter()
-        return FrameResult(*maps, timings_ms={"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1),
-                                              "copy_out": 1e3 * (t3 - t2)})
+    def _run_maps(self, model_input: np.ndarray, inputs: GraphInputs) -> list[np.ndarray]:
+        close, anomaly, open_labels = self.session.run(MAP_OUTPUTS, self._feed(model_input, inputs))
+        return [close[0], anomaly[0], open_labels[0]]
 
-    def embed(self, frame: np.ndarray) -> np.ndarray:
-        geometry, model_input = letterbox(frame, self.input_hw)
-        feed = self._feed(model_input, self._embed_inputs, self._embed_params)
-        (embedding,) = self.session.run(["embedding"], feed)
-        return embedding_to_frame(torch.from_numpy(embedding), geometry)
+    def _run_embedding(self, model_input: np.ndarray) -> torch.Tensor:
+        (embedding,) = self.session.run(["embedding"], self._feed(model_input, self._embed_inputs))
+        return torch.from_numpy(embedding)
 
     def describe(self) -> dict:
         return {"backend": self.name, "onnx": str(self.onnx_path), "providers": self.session.get_providers(),

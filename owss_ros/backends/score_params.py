@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from owss_ros.core.open_set import ScoringConfig
-from owss_ros.core.scoring import EDSNormalization, ScoreMode
+from owss_ros.core.scoring import NORMALIZATION_ORDER, SCORE_MODE_ORDER
 
 PARAM_NAMES = (
     "lambda_out", "beta", "gamma",
@@ -26,9 +26,8 @@ NUM_PARAMS = len(PARAM_NAMES)
 def pack_score_params(config: ScoringConfig, num_classes: int) -> torch.Tensor:
     """(NUM_PARAMS,) float32 tensor in :data:`PARAM_NAMES` order."""
     low, high = config.resolved_eds_range(num_classes)
-    modes = [config.score_mode is m for m in (ScoreMode.EDS_MMSP, ScoreMode.EDS, ScoreMode.MMSP)]
-    norms = [config.eds_normalization is n for n in
-             (EDSNormalization.IMAGE_MAX, EDSNormalization.IMAGE_MINMAX, EDSNormalization.FIXED)]
+    modes = [config.score_mode is m for m in SCORE_MODE_ORDER]
+    norms = [config.eds_normalization is n for n in NORMALIZATION_ORDER]
     values = [config.lambda_out, config.beta, config.gamma, *map(float, modes), *map(float, norms), low, high]
     return torch.tensor(values, dtype=torch.float32)
 

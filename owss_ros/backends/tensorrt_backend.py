@@ -1,4 +1,4 @@
-"""TensorRT backend: a serialized engine run with the TensorRT 10 tensor-address API.
+"""TensorRT backend: a serialized engine run with the tensor-address API (TensorRT 10.x and 11.x).
 
     cached, info = prepare_engine("model.onnx", input_hw=(512, 1024), cache_dir=...)
     backend = TensorRTBackend(cached.path, info, input_hw=(512, 1024))
@@ -17,21 +17,13 @@ anywhere; without them the constructor raises :class:`TensorRTUnavailableError`.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from owss_ros.backends.base import (
-    FrameResult,
-    InferenceBackend,
-    NovelClassTensors,
-    check_output_resolution,
-    embedding_to_frame,
-    letterbox,
-    maps_to_output,
-)
+from owss_ros.backends.base import InferenceBackend, check_output_resolution
+from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.backends.engine_cache import (
     DEFAULT_WORKSPACE_BYTES,
     CachedEngine,
@@ -41,15 +33,15 @@ from owss_ros.backends.engine_cache import (
 )
 from owss_ros.backends.onnx_metadata import GraphInfo
 from owss_ros.backends.pipeline import INPUT_NAMES, OUTPUT_NAMES
-from owss_ros.backends.score_params import pack_score_params
+from owss_ros.backends.tensorrt_compat import torch_dtype_map
 from owss_ros.backends.tensorrt_build import (
     TensorRTUnavailableError,
     build_serialized_engine,
+    check_engine_io,
     current_build_environment,
     import_tensorrt,
     require_cuda_gpu,
 )
-from owss_ros.core.open_set import ScoringConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,26 +51,28 @@ __all__ = ["TensorRTBackend", "TensorRTUnavailableError", "prepare_engine"]
 
 def prepare_engine(onnx_path: str | Path, input_hw: tuple[int, int] | None, cache_dir: str | Path,
                    precision: str = "fp16", workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
-                   device_index: int = 0) -> tuple[CachedEngine, GraphInfo]:
-    """The cached engine for ``onnx_path`` on this GPU, built first when missing (logged)."""
+                   device_index: int = 0, opt_prototypes: int | None = None) -> tuple[CachedEngine, GraphInfo]:
+    """The cached engine for ``onnx_path`` on CUDA device ``device_index``, built first when
+    missing (logged). ``opt_prototypes``: the K TensorRT tunes for; None = the export's
+    maximum, which is what the node feeds (all its class slots)."""
     from owss_ros.backends.onnx_export import read_graph_info
 
     info = read_graph_info(onnx_path)
     hw = info.resolve_input_hw(input_hw)
     options = EngineBuildOptions(
         precision=precision, workspace_bytes=workspace_bytes, max_prototypes=info.max_prototypes,
-        opt_prototypes=min(2, info.max_prototypes), image=None if info.input_hw else ImageProfile.fixed(hw))
-    environment = current_build_environment(device_index)
+        opt_prototypes=opt_prototypes or info.max_prototypes, image=None if info.input_hw else ImageProfile.fixed(hw))
+    environment = current_build_environment(device_index, precision)
+    cache = EngineCache(cache_dir)
 
     def build(path: Path, opts: EngineBuildOptions) -> bytes:
-        return build_serialized_engine(path, opts, info)
+        return build_serialized_engine(path, opts, info, device_index, cache.timing_cache_path(environment))
 
-    return EngineCache(cache_dir).get_or_build(onnx_path, environment, options, build), info
+    return cache.get_or_build(onnx_path, environment, options, build), info
 
 
 def _torch_dtypes(trt) -> dict:
-    return {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
-            trt.int64: torch.int64, trt.int8: torch.int8, trt.uint8: torch.uint8, trt.bool: torch.bool}
+    return torch_dtype_map(trt)  # only the types this TensorRT has (int64 is guarded)
 
 
 class TensorRTBackend(InferenceBackend):
@@ -97,13 +91,15 @@ class TensorRTBackend(InferenceBackend):
         self.device = torch.device("cuda", device_index)
         self.stream = torch.cuda.Stream(self.device)
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
-        self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
-        if self.engine is None:
-            raise RuntimeError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path} (built by "
-                               "another TensorRT version or for another GPU?): delete it and rebuild with "
-                               "`owss_ros build-engine`")
-        self.context = self.engine.create_execution_context()
+        with torch.cuda.device(self.device):  # engine, context and buffers all on cuda:<device_index>
+            self._runtime = trt.Runtime(self._logger)
+            self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            if self.engine is None:
+                raise RuntimeError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path} (built by "
+                                   "another TensorRT version or for another GPU?): delete it and rebuild with "
+                                   "`owss_ros build-engine`")
+            check_engine_io(self.engine, trt, self.engine_path, info)  # names, shapes, dtypes, profile vs ONNX
+            self.context = self.engine.create_execution_context()
         dtypes = _torch_dtypes(trt)
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         if sorted(names) != sorted(INPUT_NAMES + OUTPUT_NAMES):
@@ -111,7 +107,6 @@ class TensorRTBackend(InferenceBackend):
         self.dtypes = {n: dtypes[self.engine.get_tensor_dtype(n)] for n in names}
         self._buffers: dict[str, torch.Tensor] = {}
         self._bound_shapes: dict[str, tuple[int, ...]] | None = None
-        self._embed_params = pack_score_params(ScoringConfig(), info.num_classes).numpy()
 
     def _bind(self, shapes: dict[str, tuple[int, ...]]) -> None:
         """Set input shapes and (re)allocate and bind buffers when the shapes change."""
@@ -129,9 +124,8 @@ class TensorRTBackend(InferenceBackend):
             self.context.set_tensor_address(name, self._buffers[name].data_ptr())
         self._bound_shapes = dict(shapes)
 
-    def _run(self, model_input: np.ndarray, novel: NovelClassTensors, params: np.ndarray) -> None:
-        host = {"image": model_input, "novel_prototypes": novel.prototypes, "novel_thresholds": novel.thresholds,
-                "novel_valid": novel.valid, "params": np.asarray(params)}
+    def _run(self, model_input: np.ndarray, inputs: GraphInputs) -> None:
+        host = {"image": model_input, **inputs.feed()}
         host = {k: np.ascontiguousarray(v, dtype=np.uint8 if k == "image" else np.float32) for k, v in host.items()}
         self.info.check_inputs(host["novel_prototypes"], host["novel_thresholds"], host["novel_valid"], host["params"])
         self._bind({k: tuple(v.shape) for k, v in host.items()})
@@ -140,34 +134,25 @@ class TensorRTBackend(InferenceBackend):
         if not self.context.execute_async_v3(self.stream.cuda_stream):
             raise RuntimeError("TensorRT execute_async_v3 failed; see the TensorRT messages above")
 
-    def infer(self, frame: np.ndarray, novel: NovelClassTensors, params: np.ndarray) -> FrameResult:
-        t0 = time.perf_counter()
-        geometry, model_input = letterbox(frame, self.input_hw)
+    def _run_maps(self, model_input: np.ndarray, inputs: GraphInputs) -> list[np.ndarray]:
         with torch.cuda.stream(self.stream):
-            t1 = time.perf_counter()
-            self._run(model_input, novel, params)
+            self._run(model_input, inputs)
             self.stream.synchronize()
-            t2 = time.perf_counter()
             maps = []
             for name in MAP_OUTPUTS:
                 device_map = self._buffers[name][0]
                 if device_map.dtype not in (torch.uint8, torch.float32):
                     device_map = device_map.to(torch.uint8 if name != "anomaly" else torch.float32)
                 maps.append(device_map.cpu().numpy())
-        maps = maps_to_output(maps, geometry, self.output_resolution)
-        t3 = time.perf_counter()
-        return FrameResult(*maps, timings_ms={"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1),
-                                              "copy_out": 1e3 * (t3 - t2)})
+        return maps
 
-    def embed(self, frame: np.ndarray) -> np.ndarray:
-        geometry, model_input = letterbox(frame, self.input_hw)
+    def _run_embedding(self, model_input: np.ndarray) -> torch.Tensor:
         k = self._bound_shapes["novel_prototypes"][0] if self._bound_shapes else 1  # keep the bound shapes
-        unused = NovelClassTensors(np.zeros((k, self.info.embedding_dim), np.float32), np.ones(k, np.float32),
-                                   np.zeros(k, np.float32))
         with torch.cuda.stream(self.stream):
-            self._run(model_input, unused, self._embed_params)
-            embedding = embedding_to_frame(self._buffers["embedding"], geometry)
-        return embedding
+            self._run(model_input, GraphInputs.unused_slots(k, self.info.embedding_dim,
+                                                            num_classes=self.info.num_classes))
+            self.stream.synchronize()
+            return self._buffers["embedding"].clone()
 
     def describe(self) -> dict:
         return {"backend": self.name, "engine": str(self.engine_path), "device": str(self.device),

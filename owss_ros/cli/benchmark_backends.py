@@ -57,11 +57,10 @@ def run(args) -> int:
 
     import torch
 
-    from owss_ros.backends.base import NovelClassTensors
     from owss_ros.backends.benchmark import format_table, synthetic_frames, time_backends, timing_to_json
     from owss_ros.backends.factory import BackendUnavailableError, backend_availability, create_backend
     from owss_ros.backends.onnx_metadata import parse_hw
-    from owss_ros.backends.score_params import pack_score_params
+    from owss_ros.backends.graph_inputs import GraphInputs
     from owss_ros.core.checkpoint import read_spec
     from owss_ros.core.class_set import ClassSet
     from owss_ros.core.open_set import ScoringConfig
@@ -81,8 +80,7 @@ def run(args) -> int:
         spec = read_spec(model_path)
         config = ScoringConfig()
         class_set = ClassSet.from_base(spec.class_names, capacity=1)
-        novel = NovelClassTensors.from_class_set(class_set, config.lambda_novel)
-        params = pack_score_params(config, spec.num_classes).numpy()
+        inputs = GraphInputs.build(class_set, config)
         cache_dir = Path(args.cache_dir) if args.cache_dir else Path(scratch) / "cache"
         rows, ratios = [], {}
         for hw in sizes:
@@ -97,7 +95,7 @@ def run(args) -> int:
                         score_resolution=args.score_resolution)
                 except (BackendUnavailableError, RuntimeError, ImportError) as error:
                     skipped[name] = str(error)
-            timings = time_backends(backends, synthetic_frames(hw), novel, params, args.frames, args.warmup)
+            timings = time_backends(backends, synthetic_frames(hw), inputs, args.frames, args.warmup)
             rows.extend(timings.values())
             if "torch" in timings and "onnxruntime" in timings:
                 ratios[f"{hw[0]}x{hw[1]}"] = {

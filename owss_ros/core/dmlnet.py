@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from owss_ros.core.prototypes import DEFAULT_TEMPERATURE, one_hot_prototypes, one_hot_squared_distances
+from owss_ros.core.prototypes import DEFAULT_TEMPERATURE, one_hot_squared_distances, upsample
 
 
 class _WrappedSegmentationNet(nn.Module):
@@ -40,8 +40,9 @@ class DMLNet(_WrappedSegmentationNet):
 
     def __init__(self, net: nn.Module, num_classes: int, temperature: float = DEFAULT_TEMPERATURE):
         super().__init__(net, num_classes)
+        if temperature <= 0:
+            raise ValueError(f"temperature T must be > 0, got {temperature}")
         self.temperature = float(temperature)
-        self.register_buffer("prototypes", one_hot_prototypes(num_classes, temperature), persistent=False)
 
     def base_distances(self, embedding: Tensor) -> Tensor:
         """(B, N, h, w) squared distances to the base prototypes."""
@@ -50,3 +51,9 @@ class DMLNet(_WrappedSegmentationNet):
 
 class CrossEntropyNet(_WrappedSegmentationNet):
     """The same network trained with softmax cross-entropy: outputs are logits."""
+
+
+def upsampled_output(model: nn.Module, images: Tensor) -> Tensor:
+    """Embeddings (DMLNet) or logits (twin) of (B, 3, H, W) images at the input size
+    (:func:`owss_ros.core.prototypes.upsample`): what evaluation and calibration score."""
+    return upsample(model(images), images.shape[-2:])

@@ -14,20 +14,21 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_index
 from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances
 from owss_ros.core.scoring import (
     EDSNormalization,
+    Scalar,
     ScoreMode,
     close_set_labels,
     default_eds_range,
-    distance_sum,
-    eds_mmsp_mixture,
-    eds_probability,
+    dml_scores,
+    eds_from_distances,
     mmsp,
+    select_score,
 )
 
 
@@ -77,11 +78,49 @@ def anomaly_probability(base_distances: Tensor, config: ScoringConfig) -> Tensor
     """The anomaly probability map selected by ``config.score_mode`` (Eq. 6-10)."""
     if config.score_mode is ScoreMode.MMSP:
         return mmsp(base_distances)
-    s_low, s_high = config.resolved_eds_range(base_distances.shape[1])
-    p_eds = eds_probability(distance_sum(base_distances), config.eds_normalization, s_low, s_high)
     if config.score_mode is ScoreMode.EDS:
-        return p_eds
-    return eds_mmsp_mixture(p_eds, mmsp(base_distances), config.beta, config.gamma)
+        s_low, s_high = config.resolved_eds_range(base_distances.shape[1])
+        return eds_from_distances(base_distances, config.eds_normalization, s_low, s_high)
+    return select_score(scores_of(base_distances, config), config.score_mode)
+
+
+def scores_of(base_distances: Tensor, config: ScoringConfig) -> dict[ScoreMode, Tensor]:
+    """All three DMLNet scores (:func:`owss_ros.core.scoring.dml_scores`) with ``config``'s parameters."""
+    s_low, s_high = config.resolved_eds_range(base_distances.shape[1])
+    return dml_scores(base_distances, config.eds_normalization, s_low, s_high, config.beta, config.gamma)
+
+
+def open_world_maps(
+    embedding: Tensor,
+    temperature: float,
+    normalization: EDSNormalization | Tensor,
+    eds_range: tuple[Scalar, Scalar],
+    beta: Scalar,
+    gamma: Scalar,
+    mode: ScoreMode | Tensor,
+    lambda_out: Scalar,
+    novel_prototypes: Tensor | None = None,
+    novel_thresholds: Tensor | Scalar | None = None,
+    novel_valid: Tensor | None = None,
+) -> OpenSetMaps:
+    """THE per-frame decision, on (B, C, H, W) embeddings already at the resolution they are
+    scored at: base distances (Eq. 2), close-set labels (Eq. 5), the anomaly probability of
+    ``mode`` (Eq. 6-10), NPM (Eq. 12) and the precedence rule (:func:`combine_open_set`).
+
+    ``normalization`` / ``mode`` are enums, or one-hot (3,) weight tensors when they are
+    run-time inputs of the exported graph (:mod:`owss_ros.backends.pipeline` calls this
+    function; :func:`open_set_maps` is the same with a :class:`ScoringConfig`).
+    """
+    base_distances = one_hot_squared_distances(embedding, temperature)
+    close = close_set_labels(base_distances)
+    scores = dml_scores(base_distances, normalization, eds_range[0], eds_range[1], beta, gamma)
+    anomaly = select_score(scores, mode)
+    novel = None
+    if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
+        novel = novel_class_index(squared_distances(embedding, novel_prototypes), base_distances,
+                                  novel_thresholds, novel_valid)
+    num_base = base_distances.shape[1]
+    return OpenSetMaps(close, anomaly, combine_open_set(close, anomaly, lambda_out, novel, num_base))
 
 
 def open_set_maps(
@@ -96,37 +135,22 @@ def open_set_maps(
     ``novel_prototypes`` (K, C), ``novel_thresholds`` (K,) (per-class lambda_novel; default
     ``config.lambda_novel``) and ``novel_valid`` (K,) describe the NPM classes.
     """
-    base_distances = one_hot_squared_distances(embedding, config.temperature)
-    close = close_set_labels(base_distances)
-    anomaly = anomaly_probability(base_distances, config)
-    novel = None
-    if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
-        novel_d = squared_distances(embedding, novel_prototypes)
-        thresholds = config.lambda_novel if novel_thresholds is None else novel_thresholds
-        novel = novel_class_index(novel_d, base_distances, thresholds, novel_valid)
-    num_base = base_distances.shape[1]
-    return OpenSetMaps(close, anomaly, combine_open_set(close, anomaly, config.lambda_out, novel, num_base))
+    thresholds = config.lambda_novel if novel_thresholds is None else novel_thresholds
+    return open_world_maps(embedding, config.temperature, config.eds_normalization,
+                           config.resolved_eds_range(embedding.shape[1]), config.beta, config.gamma,
+                           config.score_mode, config.lambda_out, novel_prototypes, thresholds, novel_valid)
 
 
-def combine_open_set(close: Tensor, anomaly: Tensor, lambda_out, novel: Tensor | None, num_base: int) -> Tensor:
+def combine_open_set(close: Tensor, anomaly: Tensor | None, lambda_out, novel: Tensor | None,
+                     num_base: int) -> Tensor:
     """The precedence rule of the module docstring: taught class > unknown (Eq. 1) > base label.
 
     ``novel`` is the Eq. 12 slot index per pixel (-1 for none); slot k becomes id ``num_base + k``.
+    With ``anomaly`` None there is no unknown step (close-set + taught classes, paper Table 4).
     """
-    open_labels = torch.where(anomaly > lambda_out, torch.full_like(close, UNKNOWN_ID), close)
+    open_labels = close
+    if anomaly is not None:
+        open_labels = torch.where(anomaly > lambda_out, torch.full_like(close, UNKNOWN_ID), close)
     if novel is None:
         return open_labels
     return torch.where(novel != NO_NOVEL_CLASS, novel + num_base, open_labels)
-
-
-class OpenSetHead(nn.Module):
-    """:func:`open_set_maps` as a module (for composing into exported graphs)."""
-
-    def __init__(self, config: ScoringConfig):
-        super().__init__()
-        self.config = config
-
-    def forward(self, embedding: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor,
-                novel_valid: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        maps = open_set_maps(embedding, self.config, novel_prototypes, novel_thresholds, novel_valid)
-        return maps.close_labels, maps.anomaly, maps.open_labels

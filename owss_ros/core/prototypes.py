@@ -2,8 +2,10 @@
 
 Base prototypes are fixed, never learned: m_t = T * e_t, a one-hot vector scaled by T
 (paper Sec. 4.2, T = 3). Novel prototypes added by NPM (Eq. 11) are arbitrary vectors in
-the same space. Distances use the expanded form ||f||^2 - 2 f.m + ||m||^2, which is a 1x1
-convolution plus a channel reduction: cheap, batched, and exportable to ONNX / TensorRT.
+the same space. Distances use the expanded form ||f||^2 - 2 f.m + ||m||^2: the cross term is one
+MatMul of the (K, C) prototypes with the (B, C, H*W) pixels, cheap, batched, and exportable to
+ONNX / TensorRT with K known only at run time (a 1x1 Conv would need K, its output-channel
+count, when TensorRT builds the engine).
 """
 
 from __future__ import annotations
@@ -41,9 +43,19 @@ def squared_distances(embedding: Tensor, prototypes: Tensor) -> Tensor:
         )
     prototypes = prototypes.to(embedding.dtype)
     f_sq = (embedding * embedding).sum(dim=1, keepdim=True)
-    cross = F.conv2d(embedding, prototypes[:, :, None, None])
+    batch, _, height, width = embedding.shape
+    cross = torch.matmul(prototypes, embedding.flatten(2)).reshape(batch, -1, height, width)  # (B, K, H, W)
     m_sq = (prototypes * prototypes).sum(dim=1)[None, :, None, None]
     return (f_sq - 2.0 * cross + m_sq).clamp_min(0.0)
+
+
+def upsample(embedding: Tensor, size: tuple[int, int]) -> Tensor:
+    """The one rule that brings (B, C, h, w) embeddings (or logits) to a label / input size:
+    bilinear, ``align_corners=False`` - used by NPM (Eq. 11), evaluation, calibration and the
+    exported graph alike. Returns the input itself when it already has that size."""
+    if not torch.jit.is_tracing() and tuple(embedding.shape[-2:]) == tuple(int(v) for v in size):
+        return embedding
+    return F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
 
 
 def one_hot_squared_distances(embedding: Tensor, temperature: float) -> Tensor:

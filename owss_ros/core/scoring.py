@@ -109,6 +109,41 @@ def eds_probability(
     return 1.0 - ((s - s_low) / span.clamp_min(eps)).clamp(0.0, 1.0)
 
 
+NORMALIZATION_ORDER = (EDSNormalization.IMAGE_MAX, EDSNormalization.IMAGE_MINMAX, EDSNormalization.FIXED)
+SCORE_MODE_ORDER = (ScoreMode.EDS_MMSP, ScoreMode.EDS, ScoreMode.MMSP)
+
+
+def eds_from_distances(distances: Tensor, normalization: EDSNormalization | str | Tensor,
+                       s_low: Scalar = 0.0, s_high: Scalar = 1.0) -> Tensor:
+    """P_EDS (Eq. 7-8) of (B, N, H, W) distances.
+
+    ``normalization`` is an :class:`EDSNormalization`, or - inside the exported graph, where it
+    is a run-time input - a (3,) one-hot weight tensor in :data:`NORMALIZATION_ORDER`.
+    """
+    s = distance_sum(distances)
+    if not isinstance(normalization, Tensor):
+        return eds_probability(s, normalization, s_low, s_high)
+    return sum(normalization[i] * eds_probability(s, n, s_low, s_high) for i, n in enumerate(NORMALIZATION_ORDER))
+
+
+def dml_scores(distances: Tensor, normalization: EDSNormalization | str | Tensor, s_low: Scalar, s_high: Scalar,
+               beta: Scalar, gamma: Scalar) -> dict[ScoreMode, Tensor]:
+    """The three DMLNet anomaly probabilities from ONE distance tensor: P_MMSP (Eq. 6), P_EDS
+    (Eq. 7-8) and their mixture (Eq. 9-10), keyed by the :class:`ScoreMode` each one is."""
+    p_mmsp = mmsp(distances)
+    p_eds = eds_from_distances(distances, normalization, s_low, s_high)
+    return {ScoreMode.EDS_MMSP: eds_mmsp_mixture(p_eds, p_mmsp, beta, gamma), ScoreMode.EDS: p_eds,
+            ScoreMode.MMSP: p_mmsp}
+
+
+def select_score(scores: dict[ScoreMode, Tensor], mode: ScoreMode | str | Tensor) -> Tensor:
+    """The score of ``mode``: a :class:`ScoreMode`, or a (3,) one-hot weight tensor in
+    :data:`SCORE_MODE_ORDER` (the exported graph's run-time input)."""
+    if not isinstance(mode, Tensor):
+        return scores[ScoreMode(mode)]
+    return sum(mode[i] * scores[m] for i, m in enumerate(SCORE_MODE_ORDER))
+
+
 def mixture_weight(p_eds: Tensor, beta: Scalar = 20.0, gamma: Scalar = 0.8) -> Tensor:
     """Eq. 10: alpha = 1 / (1 + exp(-beta (P_EDS - gamma)))."""
     return torch.sigmoid(beta * (p_eds - gamma))

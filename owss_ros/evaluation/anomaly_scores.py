@@ -9,9 +9,8 @@ Every method maps one network output to a per-pixel anomaly score, higher = more
   ``DML-MMSP`` = Eq. 6, ``DML-EDS`` = Eq. 7-8 with the configured normalisation (see
   :class:`owss_ros.core.scoring.EDSNormalization`), ``DML-EDS+MMSP`` = the mixture Eq. 9-10.
 
-The three DML scores are computed from ONE distance tensor: P_MMSP and P_EDS once, the mixture
-from them, which is exactly what :func:`owss_ros.core.open_set.anomaly_probability` returns for
-each :class:`~owss_ros.core.scoring.ScoreMode` (tested).
+The three DML scores are the core's :func:`owss_ros.core.open_set.scores_of` (P_MMSP and P_EDS
+once, the mixture from them): the definition the node's exported graph runs too.
 """
 
 from __future__ import annotations
@@ -20,17 +19,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from owss_ros.core.open_set import ScoringConfig
-from owss_ros.core.scoring import (
-    ScoreMode,
-    distance_sum,
-    eds_mmsp_mixture,
-    eds_probability,
-    energy_anomaly,
-    max_logit_anomaly,
-    mmsp,
-    msp_anomaly,
-)
+from owss_ros.core.open_set import ScoringConfig, scores_of
+from owss_ros.core.scoring import ScoreMode, energy_anomaly, max_logit_anomaly, msp_anomaly
 
 CE_NETWORK = "ce"
 DML_NETWORK = "dml"
@@ -73,8 +63,5 @@ def baseline_anomaly_scores(logits: Tensor) -> dict[str, Tensor]:
 def dml_anomaly_scores(distances: Tensor, config: ScoringConfig) -> dict[str, Tensor]:
     """DML-MMSP (Eq. 6), DML-EDS (Eq. 8, ``config.eds_normalization``) and DML-EDS+MMSP
     (Eq. 9-10, ``config.beta`` / ``config.gamma``) from one (B, N, H, W) distance tensor."""
-    p_mmsp = mmsp(distances)
-    s_low, s_high = config.resolved_eds_range(distances.shape[1])
-    p_eds = eds_probability(distance_sum(distances), config.eds_normalization, s_low, s_high)
-    return {"dml_mmsp": p_mmsp, "dml_eds": p_eds,
-            "dml_eds_mmsp": eds_mmsp_mixture(p_eds, p_mmsp, config.beta, config.gamma)}
+    scores = scores_of(distances, config)
+    return {key: scores[mode] for key, mode in DML_SCORE_MODES.items()}

@@ -45,7 +45,7 @@ from owss_ros.evaluation.thresholds import (
     lambda_out_for_target_tpr,
     pooled_meter,
 )
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 @torch.no_grad()
 def anomaly_probability_map(network: LoadedNetwork, image: torch.Tensor, scoring: ScoringConfig) -> torch.Tensor:

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from owss_ros.core.dmlnet import DMLNet
-from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_index, novel_prototype
+from owss_ros.core.npm import novel_class_index, novel_prototype
+from owss_ros.core.open_set import combine_open_set
 from owss_ros.core.plm import PLMSegmenter, train_branch_head
-from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances
+from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances, upsample
 from owss_ros.evaluation.fine_tune_baseline import fine_tune_new_class
 from owss_ros.evaluation.novel_threshold import DEFAULT_NOVEL_QUANTILE, shot_distance_quantile
 from owss_ros.evaluation.shot_sampler import ShotSet
@@ -98,10 +98,6 @@ def teach_classes(base: DMLNet, shot_sets: Sequence[ShotSet], options: TeachingO
     return taught
 
 
-def _upsampled(embedding: Tensor, size: tuple[int, int]) -> Tensor:
-    return F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
-
-
 @torch.no_grad()
 def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> dict[tuple[str, int], Tensor]:
     """{(method, k): (H, W) ids} after k taught classes, for every method and k in ``stages``.
@@ -110,7 +106,7 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
     """
     size = tuple(image.shape[-2:])
     features = taught.base.encoder(image)
-    base_embedding = _upsampled(taught.base.head(features), size)
+    base_embedding = upsample(taught.base.head(features), size)
     base_distances = one_hot_squared_distances(base_embedding, taught.temperature)
     base_labels = base_distances.argmin(dim=1)
     predictions: dict[tuple[str, int], Tensor] = {}
@@ -119,13 +115,14 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
             prototypes = torch.stack(taught.prototypes[:k])
             novel = novel_class_index(squared_distances(base_embedding, prototypes), base_distances,
                                       torch.tensor(taught.thresholds[:k], dtype=base_embedding.dtype))
-            predictions[("NPM", k)] = torch.where(novel != NO_NOVEL_CLASS, novel + taught.num_base, base_labels)[0]
+            # the core's precedence without the unknown step (Table 4 scores close-set + taught classes)
+            predictions[("NPM", k)] = combine_open_set(base_labels, None, None, novel, taught.num_base)[0]
         if "PLM-all" in taught.methods:
             predictions[("PLM-all", k)] = taught.segmenter.labels_from_features(features, size, num_heads=k)[0]
         if "PLM-latest" in taught.methods:
-            latest = _upsampled(taught.segmenter.branch_heads[k - 1](features), size)
+            latest = upsample(taught.segmenter.branch_heads[k - 1](features), size)
             predictions[("PLM-latest", k)] = one_hot_squared_distances(latest, taught.temperature).argmin(dim=1)[0]
         if "FT" in taught.methods:
             model = taught.fine_tuned[k]
-            predictions[("FT", k)] = model.base_distances(_upsampled(model(image), size)).argmin(dim=1)[0]
+            predictions[("FT", k)] = model.base_distances(upsample(model(image), size)).argmin(dim=1)[0]
     return predictions

@@ -21,7 +21,7 @@ from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.losses import DMLLoss
 from owss_ros.core.model.initialization import init_conv_linear
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 
 def extend_output_dimension(model: DMLNet, extra: int = 1) -> DMLNet:

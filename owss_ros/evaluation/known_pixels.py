@@ -15,7 +15,7 @@ from torch import Tensor
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.novel_guard import DEFAULT_GUARD_QUANTILE, KnownPixelSample
 from owss_ros.evaluation.networks import LoadedNetwork
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 
 @torch.no_grad()

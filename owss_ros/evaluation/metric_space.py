@@ -21,7 +21,7 @@ import torch
 
 from owss_ros.evaluation.anomaly_splits import AnomalySplit
 from owss_ros.evaluation.networks import LoadedNetwork
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 STATS = ("norm", "own", "centroid", "margin")
 

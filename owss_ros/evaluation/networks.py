@@ -2,7 +2,7 @@
 
 Distances are computed on embeddings bilinearly upsampled to the input size (the training
 loss's choice and the authors' Cityscapes code's; see the project notes), with
-:func:`owss_ros.training.evaluation.upsampled_output`.
+:func:`owss_ros.core.dmlnet.upsampled_output`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from owss_ros.core.checkpoint import ModelSpec, file_fingerprint, load_model
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.evaluation.anomaly_scores import CE_NETWORK, DML_NETWORK, baseline_anomaly_scores, dml_anomaly_scores
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 
 @dataclass

@@ -178,8 +178,7 @@ def measure_bare_backend(settings: BenchmarkSettings, frames: list[np.ndarray]) 
     """Latency of ``infer()`` (paced at the run's rate), the backend built as the node builds it."""
     import torch
 
-    from owss_ros.backends.base import NovelClassTensors
-    from owss_ros.backends.score_params import pack_score_params
+    from owss_ros.backends.graph_inputs import GraphInputs
     from owss_ros.core.checkpoint import read_spec
     from owss_ros.core.class_set import ClassSet
     from owss_ros.core.open_set import ScoringConfig
@@ -189,8 +188,7 @@ def measure_bare_backend(settings: BenchmarkSettings, frames: list[np.ndarray]) 
         torch.set_num_threads(settings.cpu_threads)  # what the node does with the same parameter
     spec = read_spec(settings.model_path)
     config = ScoringConfig()
-    novel = NovelClassTensors.from_class_set(ClassSet.from_base(spec.class_names), config.lambda_novel)
-    score_params = pack_score_params(config, spec.num_classes).numpy()
+    inputs = GraphInputs.build(ClassSet.from_base(spec.class_names), config)
     backend = create_inference_backend(BackendRequest(
         settings.backend, settings.model_path, settings.input_hw, "model", "auto", settings.cpu_threads,
         16, "", settings.cache_directory))
@@ -198,7 +196,7 @@ def measure_bare_backend(settings: BenchmarkSettings, frames: list[np.ndarray]) 
     for index in paced_ticks(BARE_WARMUP_FRAMES + settings.bare_frames, settings.rate_hz):
         frame = frames[index % len(frames)]
         started = time.perf_counter()
-        result = backend.infer(frame, novel, score_params)
+        result = backend.infer(frame, inputs)
         elapsed_ms = 1e3 * (time.perf_counter() - started)
         if index >= BARE_WARMUP_FRAMES:
             total_ms.append(elapsed_ms)

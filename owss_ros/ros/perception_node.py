@@ -42,8 +42,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from owss_ros.backends.base import FrameGeometry, NovelClassTensors
-from owss_ros.backends.score_params import pack_score_params
+from owss_ros.backends.base import FrameGeometry
+from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.core.calibration import Calibration, CalibrationError, ScoringDefinition, load_calibration
 from owss_ros.core.checkpoint import file_fingerprint, read_spec
 from owss_ros.core.class_set import ClassSet, ClassSetError
@@ -94,16 +94,14 @@ class ScoringSnapshot:
 
     class_set: ClassSet
     config: ScoringConfig
-    score_params: np.ndarray
-    novel: NovelClassTensors
+    inputs: GraphInputs
     palette: np.ndarray
     overlay_alpha: float
 
     @classmethod
     def compose(cls, class_set: ClassSet, config: ScoringConfig, overlay_alpha: float) -> "ScoringSnapshot":
-        return cls(class_set, config, pack_score_params(config, class_set.num_base).numpy(),
-                   NovelClassTensors.from_class_set(class_set, config.lambda_novel),
-                   palette_lut(class_set), float(overlay_alpha))
+        return cls(class_set, config, GraphInputs.build(class_set, config), palette_lut(class_set),
+                   float(overlay_alpha))
 
 
 def base_class_set(class_names: list[str], capacity: int) -> ClassSet:
@@ -322,7 +320,7 @@ class PerceptionNode(Node):
         snapshot = self._snapshot
         outgoing = []
         if frame is not None:
-            result = self._backend.infer(frame, snapshot.novel, snapshot.score_params)
+            result = self._backend.infer(frame, snapshot.inputs)
             timings.update(result.timings_ms)
             output_hw = result.open_labels.shape
             if demand.get("labels"):

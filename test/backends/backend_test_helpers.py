@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from owss_ros.backends.base import NovelClassTensors
-from owss_ros.backends.score_params import pack_score_params
+from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
 from owss_ros.core.open_set import ScoringConfig
 
@@ -38,11 +37,10 @@ def structured_frame(hw: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
-def score_params(**changes) -> np.ndarray:
-    config = ScoringConfig(**changes)
-    return pack_score_params(config, 19).numpy()
-
-
-def empty_novel(slots: int = TEST_MAX_PROTOTYPES) -> NovelClassTensors:
-    return NovelClassTensors(np.zeros((slots, 19), np.float32), np.full(slots, 4.0, np.float32),
-                             np.zeros(slots, np.float32))
+def graph_inputs(slots: int = TEST_MAX_PROTOTYPES, class_set=None, **scoring) -> GraphInputs:
+    """Inputs scoring with ``ScoringConfig(**scoring)``: ``class_set``'s taught classes, or
+    ``slots`` unused slots."""
+    config = ScoringConfig(**scoring)
+    if class_set is not None:
+        return GraphInputs.build(class_set, config)
+    return GraphInputs.unused_slots(slots, 19, config, 19)

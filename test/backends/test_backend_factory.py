@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import onnxruntime as ort
 import pytest
-from backend_test_helpers import empty_novel, save_random_model, score_params, structured_frame
+from backend_test_helpers import graph_inputs, save_random_model, structured_frame
 
 from owss_ros.backends.factory import (
     BackendUnavailableError,
@@ -30,7 +30,7 @@ def test_auto_picks_onnxruntime_cpu_on_this_machine(random_model_path, tmp_path)
                              max_prototypes=4)
     assert isinstance(backend, OnnxRuntimeBackend)
     assert backend.describe()["providers"] == ["CPUExecutionProvider"]
-    result = backend.infer(structured_frame((64, 128)), empty_novel(), score_params())
+    result = backend.infer(structured_frame((64, 128)), graph_inputs())
     assert result.close_labels.shape == (64, 128)
 
 
@@ -81,7 +81,7 @@ def test_given_onnx_must_come_from_the_given_weights(random_model_path, tmp_path
     with pytest.raises(ValueError, match="exported from other weights.*owss_ros export"):
         create_backend("onnxruntime", model_path=random_model_path, onnx_path=stale, input_hw=(64, 128))
     backend = create_backend("onnxruntime", model_path=other_weights, onnx_path=stale, input_hw=(64, 128))
-    result = backend.infer(structured_frame((64, 128)), empty_novel(2), score_params())
+    result = backend.infer(structured_frame((64, 128)), graph_inputs(2))
     assert result.anomaly.dtype == np.float32
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from backend_test_helpers import TEST_MAX_PROTOTYPES, empty_novel, score_params, structured_frame
+from backend_test_helpers import TEST_MAX_PROTOTYPES, graph_inputs, structured_frame
 
 from owss_ros.backends import onnx_export
 from owss_ros.backends.onnx_export import ExportOptions, export_onnx
@@ -93,9 +93,8 @@ def test_fixed_size_int32_export_refuses_other_sizes_and_letterboxes_frames(rand
 
     # the raw graph refuses another size ...
     session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
-    novel = empty_novel(2)
-    feed = {"image": np.zeros((1, 128, 256, 3), np.uint8), "novel_prototypes": novel.prototypes,
-            "novel_thresholds": novel.thresholds, "novel_valid": novel.valid, "params": score_params()}
+    novel = graph_inputs(2)
+    feed = {"image": np.zeros((1, 128, 256, 3), np.uint8), **novel.feed()}
     with pytest.raises(Exception, match="(?i)dimension|shape"):
         session.run(None, feed)
     # ... the backend refuses another model input size with an actionable message ...
@@ -105,13 +104,13 @@ def test_fixed_size_int32_export_refuses_other_sizes_and_letterboxes_frames(rand
     backend = OnnxRuntimeBackend(report.path, output_resolution="camera")
     assert backend.input_hw == (64, 128)
     frame = structured_frame((90, 300))
-    result = backend.infer(frame, novel, score_params())
+    result = backend.infer(frame, novel)
     assert result.close_labels.shape == (90, 300) and result.close_labels.dtype == np.uint8
     assert result.anomaly.shape == (90, 300) and result.anomaly.dtype == np.float32
 
     model_torch, _ = load_model(random_model_path)
     reference = TorchBackend(FramePipeline(model_torch), (64, 128), output_resolution="camera")
-    expected = reference.infer(frame, novel, score_params())
+    expected = reference.infer(frame, novel)
     assert (result.close_labels == expected.close_labels).mean() >= 0.999
     assert (result.open_labels == expected.open_labels).mean() >= 0.999
     assert np.abs(result.anomaly - expected.anomaly).max() <= 1e-3
@@ -124,8 +123,8 @@ def test_feature_resolution_export_matches_torch(random_model_path, tmp_path):
     model, _ = load_model(random_model_path)
     reference = TorchBackend(FramePipeline(model, "feature"), (128, 256))
     frame = structured_frame((96, 256))  # letterboxed: 96 of 128 rows are image
-    got = session_backend.infer(frame, empty_novel(2), score_params())
-    expected = reference.infer(frame, empty_novel(2), score_params())
+    got = session_backend.infer(frame, graph_inputs(2))
+    expected = reference.infer(frame, graph_inputs(2))
     assert got.close_labels.shape == (96, 256)  # upsampled from 1/8 and cropped
     assert (got.close_labels == expected.close_labels).mean() >= 0.999
     assert np.abs(got.anomaly - expected.anomaly).max() <= 1e-3

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
-from backend_test_helpers import SMALL_SIZES, TEST_MAX_PROTOTYPES, empty_novel, score_params, structured_frame
+from backend_test_helpers import SMALL_SIZES, TEST_MAX_PROTOTYPES, graph_inputs, structured_frame
 
-from owss_ros.backends.base import NovelClassTensors
 from owss_ros.backends.onnxruntime_backend import CPU, CUDA, TENSORRT, OnnxRuntimeBackend, resolve_providers
 from owss_ros.backends.pipeline import FramePipeline
 from owss_ros.backends.torch_backend import TorchBackend
@@ -37,8 +38,8 @@ def _assert_agree(expected, got, label=""):
 def test_onnxruntime_matches_torch_at_two_sizes_from_one_export(model_path, dynamic_export, hw):
     torch_backend, ort_backend = _pair(model_path, dynamic_export.path, hw)
     frame = structured_frame(hw, seed=hw[0])
-    expected = torch_backend.infer(frame, empty_novel(), score_params())
-    got = ort_backend.infer(frame, empty_novel(), score_params())
+    expected = torch_backend.infer(frame, graph_inputs())
+    got = ort_backend.infer(frame, graph_inputs())
     assert got.close_labels.shape == hw and got.close_labels.dtype == np.uint8
     assert got.open_labels.dtype == np.uint8 and got.anomaly.dtype == np.float32
     assert len(np.unique(expected.close_labels)) >= 3  # a label map worth comparing
@@ -53,8 +54,8 @@ def test_onnxruntime_matches_torch_at_two_sizes_from_one_export(model_path, dyna
 def test_camera_resolution_and_letterbox_match_torch(model_path, dynamic_export):
     torch_backend, ort_backend = _pair(model_path, dynamic_export.path, (64, 128), "camera")
     frame = structured_frame((100, 120))  # taller aspect: padded on the right
-    expected = torch_backend.infer(frame, empty_novel(), score_params())
-    got = ort_backend.infer(frame, empty_novel(), score_params())
+    expected = torch_backend.infer(frame, graph_inputs())
+    got = ort_backend.infer(frame, graph_inputs())
     assert got.close_labels.shape == (100, 120) and got.anomaly.shape == (100, 120)
     _assert_agree(expected, got, "camera 100x120")
     assert ort_backend.embed(frame).shape == (19, 64, 77)  # scaled frame, padding cropped
@@ -66,24 +67,24 @@ def test_taught_prototype_changes_output_without_reexport(model_path, dynamic_ex
     session = ort_backend.session
     frame = structured_frame((128, 256), seed=3)
     classes = ClassSet.from_base([f"c{i}" for i in range(19)], capacity=TEST_MAX_PROTOTYPES)
-    before = ort_backend.infer(frame, NovelClassTensors.from_class_set(classes, 4.0), score_params())
+    before = ort_backend.infer(frame, graph_inputs(class_set=classes))
     assert not (before.open_labels == 19).any()
 
     y, x = 60, 130
     prototype = ort_backend.embed(frame)[:, y, x]
     taught, entry = classes.with_novel("cone", prototype, lambda_novel=4.0)
-    novel = NovelClassTensors.from_class_set(taught, 4.0)
-    assert novel.prototypes.shape == (TEST_MAX_PROTOTYPES, 19)
-    after = ort_backend.infer(frame, novel, score_params())
+    novel = graph_inputs(class_set=taught)
+    assert novel.novel_prototypes.shape == (TEST_MAX_PROTOTYPES, 19)
+    after = ort_backend.infer(frame, novel)
     assert entry.class_id == 19
     assert after.open_labels[y, x] == 19
     changed = after.open_labels == 19
     assert 0 < changed.sum() < changed.size
     assert (after.close_labels == before.close_labels).all()  # close-set labels do not see NPM classes
-    _assert_agree(torch_backend.infer(frame, novel, score_params()), after, "with a taught class")
+    _assert_agree(torch_backend.infer(frame, novel), after, "with a taught class")
 
     removed, _ = taught.without("cone")
-    again = ort_backend.infer(frame, NovelClassTensors.from_class_set(removed, 4.0), score_params())
+    again = ort_backend.infer(frame, graph_inputs(class_set=removed))
     assert (again.open_labels == before.open_labels).all()
     assert ort_backend.session is session and dynamic_export.path.read_bytes() == onnx_bytes
 
@@ -91,17 +92,17 @@ def test_taught_prototype_changes_output_without_reexport(model_path, dynamic_ex
 def test_score_parameters_change_output_without_reexport(model_path, dynamic_export):
     torch_backend, ort_backend = _pair(model_path, dynamic_export.path, (64, 128))
     frame = structured_frame((64, 128), seed=5)
-    never = ort_backend.infer(frame, empty_novel(), score_params(lambda_out=1.0))
-    always = ort_backend.infer(frame, empty_novel(), score_params(lambda_out=0.0))
+    never = ort_backend.infer(frame, graph_inputs(lambda_out=1.0))
+    always = ort_backend.infer(frame, graph_inputs(lambda_out=0.0))
     assert not (never.open_labels == UNKNOWN_ID).any()
     assert (never.open_labels == never.close_labels).all()
     assert (always.open_labels == UNKNOWN_ID).mean() == (always.anomaly > 0).mean() > 0.5
 
     maps = {}
     for mode in ("eds_mmsp", "eds", "mmsp"):
-        params = score_params(score_mode=mode, eds_normalization="image_minmax")
-        maps[mode] = ort_backend.infer(frame, empty_novel(), params)
-        _assert_agree(torch_backend.infer(frame, empty_novel(), params), maps[mode], mode)
+        inputs = graph_inputs(score_mode=mode, eds_normalization="image_minmax")
+        maps[mode] = ort_backend.infer(frame, inputs)
+        _assert_agree(torch_backend.infer(frame, inputs), maps[mode], mode)
     assert np.abs(maps["eds"].anomaly - maps["mmsp"].anomaly).max() > 0.05
     assert np.abs(maps["eds_mmsp"].anomaly - maps["mmsp"].anomaly).max() > 0.01
 
@@ -110,13 +111,13 @@ def test_inputs_outside_the_export_are_refused(dynamic_export):
     backend = OnnxRuntimeBackend(dynamic_export.path, (64, 128))
     frame = structured_frame((64, 128))
     with pytest.raises(ValueError, match=f"1..{TEST_MAX_PROTOTYPES}"):
-        backend.infer(frame, empty_novel(TEST_MAX_PROTOTYPES + 1), score_params())
+        backend.infer(frame, graph_inputs(TEST_MAX_PROTOTYPES + 1))
     with pytest.raises(ValueError, match="params must be"):
-        backend.infer(frame, empty_novel(), score_params()[:5])
+        backend.infer(frame, dataclasses.replace(graph_inputs(), score_vector=graph_inputs().score_vector[:5]))
     with pytest.raises(ValueError, match="dynamic input size"):
         OnnxRuntimeBackend(dynamic_export.path)
     with pytest.raises(ValueError, match="uint8 RGB frame"):
-        backend.infer(frame.astype(np.float32), empty_novel(), score_params())
+        backend.infer(frame.astype(np.float32), graph_inputs())
 
 
 def test_provider_choice(dynamic_export):

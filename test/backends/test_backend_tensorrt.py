@@ -13,9 +13,8 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
-from backend_test_helpers import empty_novel, score_params, structured_frame
+from backend_test_helpers import graph_inputs, structured_frame
 
-from owss_ros.backends.base import NovelClassTensors
 from owss_ros.backends.engine_cache import EngineBuildOptions, ImageProfile
 from owss_ros.backends.onnx_export import ExportOptions, export_onnx
 from owss_ros.backends.onnx_metadata import GraphInfo
@@ -99,8 +98,8 @@ def test_tensorrt_engine_matches_torch(model_path, tmp_path, precision, label_ag
     reference = TorchBackend(FramePipeline(model), hw)
     frame = structured_frame(hw, seed=7)
     classes = ClassSet.from_base([f"c{i}" for i in range(19)], capacity=4)
-    got = backend.infer(frame, NovelClassTensors.from_class_set(classes, 4.0), score_params())
-    expected = reference.infer(frame, NovelClassTensors.from_class_set(classes, 4.0), score_params())
+    got = backend.infer(frame, graph_inputs(class_set=classes))
+    expected = reference.infer(frame, graph_inputs(class_set=classes))
     diff = float(np.abs(got.anomaly - expected.anomaly).max())
     print(f"TensorRT {precision}: close equal {(got.close_labels == expected.close_labels).mean():.5f}, "
           f"anomaly max |diff| {diff:.2e}")
@@ -112,7 +111,7 @@ def test_tensorrt_engine_matches_torch(model_path, tmp_path, precision, label_ag
     prototype = backend.embed(frame)[:, 60, 130]
     assert np.abs(backend.embed(frame) - reference.embed(frame)).max() <= 10 * anomaly_tolerance
     taught, _ = classes.with_novel("cone", prototype, lambda_novel=4.0)
-    with_class = backend.infer(frame, NovelClassTensors.from_class_set(taught, 4.0), score_params())
+    with_class = backend.infer(frame, graph_inputs(class_set=taught))
     assert with_class.open_labels[60, 130] == 19
-    one_slot = backend.infer(frame, empty_novel(1), score_params(lambda_out=1.0))  # K change: rebinding
+    one_slot = backend.infer(frame, graph_inputs(1, lambda_out=1.0))  # K change: rebinding
     assert (one_slot.open_labels == one_slot.close_labels).all()

@@ -11,7 +11,7 @@ from owss_ros.core.open_set import ScoringConfig, anomaly_probability
 from owss_ros.evaluation.anomaly_splits import AnomalySplit
 from owss_ros.evaluation.networks import load_network
 from owss_ros.core.calibration import load_calibration
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 
 def pooled_probabilities(model_path, split_path, config):

@@ -97,7 +97,7 @@ def test_novel_threshold_rule_is_the_leave_one_out_quantile():
 def test_fine_tuning_adds_a_dimension_and_keeps_the_old_weights_at_start(tiny_models):
     base = load_network(tiny_models["dml16"]).model
     extended = extend_output_dimension(base)
-    assert extended.num_classes == 17 and extended.prototypes.shape == (17, 17)
+    assert extended.num_classes == 17 and extended.base_distances(torch.zeros(1, 17, 1, 1)).shape == (1, 17, 1, 1)
     image = torch.randn(1, 3, 64, 128)
     with torch.no_grad():
         torch.testing.assert_close(extended(image)[:, :16], base(image))

@@ -9,7 +9,7 @@ from owss_ros.evaluation.known_pixels import sample_known_pixels
 from owss_ros.evaluation.networks import load_network
 from owss_ros.training.data import AugmentedDataset
 from owss_ros.training.transforms import EvalTransform
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 
 def test_sampled_pixels_are_labelled_pixels_of_the_upsampled_embedding(tiny_data, tiny_models):

@@ -5,7 +5,7 @@ from owss_ros.cli.main import main
 from owss_ros.evaluation.anomaly_splits import AnomalySplit
 from owss_ros.evaluation.metric_space import metric_space_report
 from owss_ros.evaluation.networks import load_network
-from owss_ros.training.evaluation import upsampled_output
+from owss_ros.core.dmlnet import upsampled_output
 
 
 def test_report_means_match_a_direct_computation(tiny_data, tiny_models):

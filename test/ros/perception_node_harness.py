@@ -16,9 +16,8 @@ import yaml
 from builtin_interfaces.msg import Time
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from owss_ros.backends.base import NovelClassTensors
+from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.backends.pipeline import FramePipeline
-from owss_ros.backends.score_params import pack_score_params
 from owss_ros.backends.torch_backend import TorchBackend
 from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_model
 from owss_ros.core.class_set import ClassSet
@@ -74,8 +73,7 @@ def local_infer(backend: TorchBackend, frame: np.ndarray, class_set: ClassSet | 
                 config: ScoringConfig | None = None):
     class_set = class_set or ClassSet.cityscapes()
     config = config or ScoringConfig()
-    novel = NovelClassTensors.from_class_set(class_set, config.lambda_novel)
-    return backend.infer(frame, novel, pack_score_params(config, class_set.num_base).numpy())
+    return backend.infer(frame, GraphInputs.build(class_set, config))
 
 
 # ----------------------------------------------------------------------------- process and client
