@@ -48,6 +48,9 @@ def register(subparsers) -> None:
                         "quantile rule on each class's own shots")
     p.add_argument("--novel-quantile", type=float, default=0.95, help="quantile of the lambda_novel rule")
     p.add_argument("--calibration-file", metavar="YAML", help="take lambda_novel from a calibration.yaml")
+    p.add_argument("--known-pixels", metavar="SAFETENSORS",
+                   help="NPM guard: cap each class's lambda_novel by this known-pixel sample of the base model "
+                        "(owss_ros sample-known-pixels on a calibration split)")
     p.add_argument("--max-val-images", type=int, default=0, help="evaluate on the first N val images (0 = all)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--out", default="runs/few_shot", help="output folder (few_shot_results.json, table.md)")
@@ -81,9 +84,15 @@ def run(args) -> int:
     if args.calibration_file:  # lambda_novel is a distance in the base model's space: its calibration only
         load_calibration(Path(args.calibration_file)).check_model(base.fingerprint, base.spec.temperature)
     oracle = load_network(args.oracle_model, "dml") if args.oracle_model else None
+    known_pixels = None
+    if args.known_pixels:
+        from owss_ros.core.novel_guard import KnownPixelSample
+
+        known_pixels = KnownPixelSample.load(args.known_pixels, expected_fingerprint=base.fingerprint)
     teaching = TeachingOptions(plm_steps=args.plm_steps, plm_lr=args.plm_lr, ft_steps=args.ft_steps,
                                ft_lr=args.ft_lr, lambda_vl=args.lambda_vl, lambda_novel=lambda_novel,
-                               novel_quantile=args.novel_quantile, methods=tuple(args.methods))
+                               novel_quantile=args.novel_quantile, known_pixels=known_pixels,
+                               methods=tuple(args.methods))
     settings = FewShotSettings(
         data_root=args.data, novel_classes=tuple(args.novel_classes), stages=tuple(args.stages),
         shots=tuple(args.shots), draws=args.draws, first_seed=args.first_seed, train_split=args.train_split,

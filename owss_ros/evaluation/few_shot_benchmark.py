@@ -206,7 +206,12 @@ def run_few_shot_benchmark(base: LoadedNetwork, settings: FewShotSettings,
         "shots": list(settings.shots), "draws": settings.draws, "seeds": [settings.first_seed + d for d in
                                                                           range(settings.draws)],
         "min_shot_pixels": settings.min_shot_pixels,
-        "teaching": {**teaching.__dict__, "methods": list(teaching.methods),
+        "teaching": {**{k: v for k, v in teaching.__dict__.items() if k != "known_pixels"},
+                     "methods": list(teaching.methods),
+                     "novel_guard": (None if teaching.known_pixels is None else
+                                     {"quantile": teaching.known_pixels.guard_quantile,
+                                      "source": teaching.known_pixels.source,
+                                      "pixels": int(teaching.known_pixels.embeddings.shape[0])}),
                      "lambda_novel_rule": (f"fixed {teaching.lambda_novel}" if teaching.lambda_novel is not None
                                            else rule_description(teaching.novel_quantile))},
         "spread": "sample standard deviation over draws (ddof = 1)",

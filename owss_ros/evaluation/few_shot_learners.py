@@ -27,6 +27,7 @@ from owss_ros.core.open_set import combine_open_set
 from owss_ros.core.plm import PLMSegmenter, train_branch_head
 from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances, upsample
 from owss_ros.evaluation.fine_tune_baseline import fine_tune_new_class
+from owss_ros.core.novel_guard import KnownPixelSample
 from owss_ros.evaluation.novel_threshold import DEFAULT_NOVEL_QUANTILE, shot_distance_quantile
 from owss_ros.evaluation.shot_sampler import ShotSet
 
@@ -42,6 +43,7 @@ class TeachingOptions:
     lambda_vl: float = 0.01
     lambda_novel: float | None = None  # None: the shot rule of .novel_threshold per class
     novel_quantile: float = DEFAULT_NOVEL_QUANTILE
+    known_pixels: KnownPixelSample | None = None  # NPM guard: cap lambda_novel (owss_ros.core.novel_guard)
     methods: Sequence[str] = FEW_SHOT_METHODS
     seed: int = 0  # seeds the fresh PLM heads / FT output channels
 
@@ -83,8 +85,11 @@ def teach_classes(base: DMLNet, shot_sets: Sequence[ShotSet], options: TeachingO
                 embeddings = base(shots.images)
             prototype, _ = novel_prototype(embeddings, shots.masks)
             taught.prototypes.append(prototype)
-            taught.thresholds.append(options.lambda_novel if options.lambda_novel is not None
-                                     else shot_distance_quantile(embeddings, shots.masks, options.novel_quantile))
+            threshold = (options.lambda_novel if options.lambda_novel is not None
+                         else shot_distance_quantile(embeddings, shots.masks, options.novel_quantile))
+            if options.known_pixels is not None:
+                threshold, _ = options.known_pixels.bounded_lambda(threshold, prototype)
+            taught.thresholds.append(threshold)
         if taught.segmenter is not None:
             torch.manual_seed(options.seed * 1000 + index)
             train_branch_head(taught.segmenter, shots.images, shots.masks, base.net.new_head,

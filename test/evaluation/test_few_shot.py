@@ -146,3 +146,32 @@ def test_few_shot_command_rows(tmp_path, tiny_data, tiny_models):
     records = document["draw_records"]
     assert len(records) == 6 and all(set(r["shot_images"]) == {"car", "truck", "bus"} for r in records)
     assert all(v > 0 for r in records for v in r["npm_lambda_novel"].values())
+
+
+def test_npm_guard_caps_every_class_threshold_by_its_known_pixel_bound(tmp_path, tiny_data, tiny_models):
+    from owss_ros.core.novel_guard import KnownPixelSample
+
+    common = ["few-shot", "--base-model", str(tiny_models["dml16"]), "--data", str(tiny_data), "--shots", "2",
+              "--draws", "1", "--stages", "1", "--methods", "NPM", "--min-shot-pixels", "20", "--no-progress"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    sample_path = tmp_path / "known.safetensors"
+    assert main(["sample-known-pixels", "--model", str(tiny_models["dml16"]), "--data", str(tiny_data),
+                 "--per-image", "100", "--guard-quantile", "0.01", "--out", str(sample_path)]) == 0
+    assert main(common + ["--known-pixels", str(sample_path), "--out", str(tmp_path / "guarded")]) == 0
+    plain = json.loads((tmp_path / "plain" / "few_shot_results.json").read_text())
+    guarded = json.loads((tmp_path / "guarded" / "few_shot_results.json").read_text())
+    lam_plain = plain["draw_records"][0]["npm_lambda_novel"]["car"]
+    lam_guarded = guarded["draw_records"][0]["npm_lambda_novel"]["car"]
+    assert lam_guarded <= lam_plain
+    assert guarded["teaching"]["novel_guard"]["quantile"] == 0.01
+    # re-derive the car prototype from the same draw: the guarded radius is min(shot rule, known-pixel bound)
+    sample = KnownPixelSample.load(sample_path)
+    base = load_network(tiny_models["dml16"])
+    dataset = CityscapesDataset(tiny_data, "train")
+    presence = ClassPresence.scan(dataset)
+    shots = load_shots(dataset, CAR, draw_shots(presence, CAR, 2, 0, 20))
+    with torch.no_grad():
+        prototype, _ = novel_prototype(base.model(shots.images), shots.masks)
+    bound = sample.distance_quantile(prototype)
+    assert lam_guarded == pytest.approx(min(lam_plain, bound), rel=1e-5)
+    assert sample.share_within(prototype, lam_guarded) <= 0.01 + 1e-9
