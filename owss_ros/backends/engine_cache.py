@@ -4,12 +4,21 @@ An engine is only valid for the exact graph, TensorRT version and GPU it was bui
 reflects the build options. The key is the sha256 of a canonical JSON of:
   * sha256 of the ONNX bytes (deterministic export, so this identifies weights + options),
   * TensorRT version, GPU name, compute capability (:class:`BuildEnvironment`),
-  * precision, optimisation-profile shapes and workspace limit (:class:`EngineBuildOptions`).
+  * precision, optimisation-profile shapes and workspace limit (:class:`EngineBuildOptions`),
+  * the build recipe chosen for this TensorRT and its version (``tensorrt_compat.RECIPE_VERSION``),
+    so a change of how engines are built never reuses an engine built the old way.
 
 Layout: ``<dir>/<key>.engine`` (the serialized engine) and ``<dir>/<key>.json`` (the key
 components, the engine's sha256, the build time). Both are written atomically (temp + fsync +
 rename), the record first; an entry counts only when both exist and the engine's sha256
 matches, so a crash at any point leaves no engine under a final name that could be loaded.
+
+Two processes that need the same missing engine (a node and ``owss_ros build-engine``, two
+nodes) do not both build it: the build runs under an inter-process file lock
+(``<dir>/<key>.lock``, the ``filelock`` package), and the process that waited finds the
+finished entry. The TensorRT timing cache lives beside the engines
+(``<dir>/timing-<environment>.cache``, see :meth:`EngineCache.timing_cache_path`), so a rebuild
+for another K or image size reuses the kernel timings measured before.
 
 Building takes from seconds to many minutes (Jetson); :meth:`EngineCache.get_or_build` logs
 what it builds and how long the last build on this GPU took *before* it starts, so a node
@@ -27,6 +36,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
+from owss_ros.backends.tensorrt_compat import RECIPE_VERSION
 from owss_ros.core.atomic_file import atomic_write_bytes, remove_stale_temporaries
 from owss_ros.core.checkpoint import file_fingerprint
 
@@ -34,7 +46,7 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp16", "fp32")
 DEFAULT_WORKSPACE_BYTES = 1 << 30
-KEY_SCHEMA = 1
+KEY_SCHEMA = 2
 
 HW = tuple[int, int]
 
@@ -63,10 +75,12 @@ class EngineBuildOptions:
     precision: str = "fp16"
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES
     max_prototypes: int = 16  # K range of the profile: 1..max_prototypes
-    opt_prototypes: int = 2  # the K TensorRT tunes for (a few taught classes)
+    opt_prototypes: int | None = None  # the K TensorRT tunes for; None = max_prototypes (the node feeds all slots)
     image: ImageProfile | None = None  # None: the ONNX has a fixed image size
 
     def __post_init__(self) -> None:
+        if self.opt_prototypes is None:
+            object.__setattr__(self, "opt_prototypes", self.max_prototypes)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 1 <= self.opt_prototypes <= self.max_prototypes:
@@ -87,6 +101,7 @@ class BuildEnvironment:
     tensorrt_version: str
     gpu_name: str
     compute_capability: str  # e.g. "8.7"
+    recipe: str = ""  # tensorrt_compat.BuildRecipe.name chosen for this TensorRT and precision
 
 
 @dataclass(frozen=True)
@@ -99,8 +114,8 @@ class CachedEngine:
 
 
 def key_components(onnx_sha256: str, environment: BuildEnvironment, options: EngineBuildOptions) -> dict:
-    return {"schema": KEY_SCHEMA, "onnx_sha256": onnx_sha256, "environment": asdict(environment),
-            "options": asdict(options)}
+    return {"schema": KEY_SCHEMA, "recipe_version": RECIPE_VERSION, "onnx_sha256": onnx_sha256,
+            "environment": asdict(environment), "options": asdict(options)}
 
 
 def engine_cache_key(onnx_sha256: str, environment: BuildEnvironment, options: EngineBuildOptions) -> str:
@@ -111,9 +126,36 @@ def engine_cache_key(onnx_sha256: str, environment: BuildEnvironment, options: E
 BuildFn = Callable[[Path, EngineBuildOptions], bytes]
 
 
+def read_engine_record(engine_path: str | Path) -> dict | None:
+    """The cache record beside ``<key>.engine`` (``<key>.json``), or None when absent/unreadable."""
+    record = Path(engine_path).with_suffix(".json")
+    try:
+        return json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def options_from_record(record: dict) -> EngineBuildOptions:
+    """The :class:`EngineBuildOptions` an engine was built with, from its cache record."""
+    values = dict(record["components"]["options"])
+    image = values.get("image")
+    if image is not None:
+        values["image"] = ImageProfile(*(tuple(image[k]) for k in ("min_hw", "opt_hw", "max_hw")))
+    return EngineBuildOptions(**values)
+
+
 class EngineCache:
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, lock_poll_seconds: float = 0.5):
         self.directory = Path(directory)
+        self.lock_poll_seconds = lock_poll_seconds
+
+    def lock_path(self, key: str) -> Path:
+        return self.directory / f"{key}.lock"
+
+    def timing_cache_path(self, environment: BuildEnvironment) -> Path:
+        """One TensorRT timing cache per TensorRT version and GPU (shared by all engines there)."""
+        canonical = json.dumps([environment.tensorrt_version, environment.gpu_name, environment.compute_capability])
+        return self.directory / f"timing-{hashlib.sha256(canonical.encode()).hexdigest()[:16]}.cache"
 
     def engine_path(self, key: str) -> Path:
         return self.directory / f"{key}.engine"
@@ -160,6 +202,24 @@ class EngineCache:
             log.info("using cached TensorRT engine %s", cached)
             return CachedEngine(cached, key, False, None, components)
         self.directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.lock_path(key)))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.warning("another process is building the TensorRT engine %s; waiting for it (lock %s)", key[:16],
+                        self.lock_path(key))
+            lock.acquire(poll_interval=self.lock_poll_seconds)
+        try:
+            cached = self.lookup(key)  # built by the process we waited for
+            if cached is not None:
+                log.info("using TensorRT engine %s, built by another process meanwhile", cached)
+                return CachedEngine(cached, key, False, None, components)
+            return self._build(onnx_path, key, components, environment, options, build_fn)
+        finally:
+            lock.release()
+
+    def _build(self, onnx_path: Path, key: str, components: dict, environment: BuildEnvironment,
+               options: EngineBuildOptions, build_fn: BuildFn) -> CachedEngine:
         remove_stale_temporaries(self.directory)
         previous = self.last_build_seconds(environment)
         estimate = (f"the last build on this GPU took {previous:.0f} s" if previous is not None else
