@@ -8,7 +8,8 @@ the first that works of
   2. onnxruntime  - with the CUDA execution provider (onnxruntime-gpu installed);
   3. onnxruntime  - CPU;
   (4. torch       - only if onnxruntime itself is missing).
-With ``auto`` a failure of a choice is logged and the next one is tried; a named backend
+With ``auto`` any failure of a choice (import, ONNX export, engine build, load, or its first
+inference on a blank frame) is logged with its reason and the next one is tried; a named backend
 raises :class:`BackendUnavailableError` with what to do instead.
 
 Graph backends need an ONNX file. Without ``onnx_path`` it is exported on the fly into
@@ -231,13 +232,34 @@ def create_backend(name: str = "auto", model_path: str | Path | None = None, onn
         return _create(name, providers=providers, **common)
     failures = []
     for candidate, candidate_providers in auto_candidates():
-        try:
+        try:  # any failure of a candidate (import, export, build, load, first frame) moves on to the next
             backend = _create(candidate, providers=providers or candidate_providers, **common)
-        except (BackendUnavailableError, RuntimeError, ImportError) as error:
+            _first_inference(backend)
+        except Exception as error:  # noqa: BLE001 - e.g. an AttributeError from an incompatible TensorRT
+            reason = f"{type(error).__name__}: {error}"
             log.error("backend 'auto': %s (%s) failed: %s; trying the next one", candidate,
-                      candidate_providers or "-", error)
-            failures.append(f"{candidate}: {error}")
+                      candidate_providers or "-", reason)
+            failures.append(f"{candidate}: {reason}")
             continue
         log.info("backend 'auto' chose %s", backend.describe())
         return backend
     raise BackendUnavailableError("backend 'auto' found no working backend: " + " | ".join(failures))
+
+
+def _first_inference(backend: InferenceBackend) -> None:
+    """Run one blank frame through a candidate of 'auto', so a backend that loads but cannot
+    run (wrong engine, missing kernel, CUDA error) is refused before it is handed out."""
+    import numpy as np
+
+    from owss_ros.backends.graph_inputs import GraphInputs
+
+    info = getattr(backend, "info", None)
+    if info is not None:
+        embedding_dim, slots, num_classes = info.embedding_dim, info.max_prototypes, info.num_classes
+    else:  # eager torch: the pipeline knows its class count
+        num_classes = embedding_dim = backend.pipeline.num_classes
+        slots = 1
+    frame = np.zeros((*backend.input_hw, 3), np.uint8)
+    result = backend.infer(frame, GraphInputs.unused_slots(slots, embedding_dim, num_classes=num_classes))
+    if result.close_labels.shape != result.anomaly.shape or not np.isfinite(result.anomaly).all():
+        raise RuntimeError(f"first inference gave inconsistent or non-finite maps ({backend.describe()})")

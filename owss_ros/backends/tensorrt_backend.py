@@ -1,4 +1,4 @@
-"""TensorRT backend: a serialized engine run with the TensorRT 10 tensor-address API.
+"""TensorRT backend: a serialized engine run with the tensor-address API (TensorRT 10.x and 11.x).
 
     cached, info = prepare_engine("model.onnx", input_hw=(512, 1024), cache_dir=...)
     backend = TensorRTBackend(cached.path, info, input_hw=(512, 1024))
@@ -33,9 +33,11 @@ from owss_ros.backends.engine_cache import (
 )
 from owss_ros.backends.onnx_metadata import GraphInfo
 from owss_ros.backends.pipeline import INPUT_NAMES, OUTPUT_NAMES
+from owss_ros.backends.tensorrt_compat import torch_dtype_map
 from owss_ros.backends.tensorrt_build import (
     TensorRTUnavailableError,
     build_serialized_engine,
+    check_engine_io,
     current_build_environment,
     import_tensorrt,
     require_cuda_gpu,
@@ -49,26 +51,28 @@ __all__ = ["TensorRTBackend", "TensorRTUnavailableError", "prepare_engine"]
 
 def prepare_engine(onnx_path: str | Path, input_hw: tuple[int, int] | None, cache_dir: str | Path,
                    precision: str = "fp16", workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
-                   device_index: int = 0) -> tuple[CachedEngine, GraphInfo]:
-    """The cached engine for ``onnx_path`` on this GPU, built first when missing (logged)."""
+                   device_index: int = 0, opt_prototypes: int | None = None) -> tuple[CachedEngine, GraphInfo]:
+    """The cached engine for ``onnx_path`` on CUDA device ``device_index``, built first when
+    missing (logged). ``opt_prototypes``: the K TensorRT tunes for; None = the export's
+    maximum, which is what the node feeds (all its class slots)."""
     from owss_ros.backends.onnx_export import read_graph_info
 
     info = read_graph_info(onnx_path)
     hw = info.resolve_input_hw(input_hw)
     options = EngineBuildOptions(
         precision=precision, workspace_bytes=workspace_bytes, max_prototypes=info.max_prototypes,
-        opt_prototypes=min(2, info.max_prototypes), image=None if info.input_hw else ImageProfile.fixed(hw))
-    environment = current_build_environment(device_index)
+        opt_prototypes=opt_prototypes or info.max_prototypes, image=None if info.input_hw else ImageProfile.fixed(hw))
+    environment = current_build_environment(device_index, precision)
+    cache = EngineCache(cache_dir)
 
     def build(path: Path, opts: EngineBuildOptions) -> bytes:
-        return build_serialized_engine(path, opts, info)
+        return build_serialized_engine(path, opts, info, device_index, cache.timing_cache_path(environment))
 
-    return EngineCache(cache_dir).get_or_build(onnx_path, environment, options, build), info
+    return cache.get_or_build(onnx_path, environment, options, build), info
 
 
 def _torch_dtypes(trt) -> dict:
-    return {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
-            trt.int64: torch.int64, trt.int8: torch.int8, trt.uint8: torch.uint8, trt.bool: torch.bool}
+    return torch_dtype_map(trt)  # only the types this TensorRT has (int64 is guarded)
 
 
 class TensorRTBackend(InferenceBackend):
@@ -87,13 +91,15 @@ class TensorRTBackend(InferenceBackend):
         self.device = torch.device("cuda", device_index)
         self.stream = torch.cuda.Stream(self.device)
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
-        self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
-        if self.engine is None:
-            raise RuntimeError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path} (built by "
-                               "another TensorRT version or for another GPU?): delete it and rebuild with "
-                               "`owss_ros build-engine`")
-        self.context = self.engine.create_execution_context()
+        with torch.cuda.device(self.device):  # engine, context and buffers all on cuda:<device_index>
+            self._runtime = trt.Runtime(self._logger)
+            self.engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            if self.engine is None:
+                raise RuntimeError(f"TensorRT {trt.__version__} could not deserialize {self.engine_path} (built by "
+                                   "another TensorRT version or for another GPU?): delete it and rebuild with "
+                                   "`owss_ros build-engine`")
+            check_engine_io(self.engine, trt, self.engine_path, info)  # names, shapes, dtypes, profile vs ONNX
+            self.context = self.engine.create_execution_context()
         dtypes = _torch_dtypes(trt)
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         if sorted(names) != sorted(INPUT_NAMES + OUTPUT_NAMES):
