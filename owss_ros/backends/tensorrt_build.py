@@ -400,7 +400,7 @@ def half_precision_scoring_layers(layers: list[dict], prefixes: tuple[str, ...] 
 
     A layer is *body* when every ONNX node name in it (fused layers join them with ' + ') is
     under ``prefixes`` or is a boundary Cast of :mod:`.onnx_fp16`. Any other layer with a
-    half-precision output is flagged, and so is a layer without any body node that reads a
+    half-precision output is flagged (unless it ends in the boundary Cast to float16), and so is a layer without any body node that reads a
     half-precision input (a layer fused across the boundary may read the body's FP16 output)."""
     found = []
     for layer in layers:
@@ -413,6 +413,7 @@ def half_precision_scoring_layers(layers: list[dict], prefixes: tuple[str, ...] 
         def half(key: str) -> bool:
             return any(_is_half(str(t.get("Format/Datatype", ""))) for t in layer.get(key, []) if isinstance(t, dict))
 
-        if half("Outputs") or (not any(body) and half("Inputs")):
+        casts_to_half = any(p.endswith("__cast_fp16") for p in parts)  # e.g. normaliser + its boundary Cast
+        if (half("Outputs") and not casts_to_half) or (not any(body) and half("Inputs")):
             found.append(name)
     return found
