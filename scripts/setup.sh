@@ -21,6 +21,8 @@ if [[ "$(cat "${stamp}" 2>/dev/null)" != "${wanted}" ]]; then
   echo "setup.sh: installing pinned requirements into .venv (first run: a few minutes)"
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -r requirements/ml.txt -r requirements/ros.txt -r requirements/test.txt
+  # type stubs only (see the file): no dependencies, kept out of site-packages
+  python -m pip install --quiet --no-deps --upgrade --target .venv/type-stubs -r requirements/type-stubs.txt
   echo "${wanted}" > "${stamp}"
 fi
 bash scripts/build_interfaces.sh

@@ -63,12 +63,12 @@ def prepare_engine(onnx_path: str | Path, input_hw: tuple[int, int] | None, cach
         precision=precision, workspace_bytes=workspace_bytes, max_prototypes=info.max_prototypes,
         opt_prototypes=opt_prototypes or info.max_prototypes, image=None if info.input_hw else ImageProfile.fixed(hw))
     environment = current_build_environment(device_index, precision)
-    cache = EngineCache(cache_dir)
+    engine_cache = EngineCache(cache_dir)
 
     def build(path: Path, opts: EngineBuildOptions) -> bytes:
-        return build_serialized_engine(path, opts, info, device_index, cache.timing_cache_path(environment))
+        return build_serialized_engine(path, opts, info, device_index, engine_cache.timing_cache_path(environment))
 
-    return cache.get_or_build(onnx_path, environment, options, build), info
+    return engine_cache.get_or_build(onnx_path, environment, options, build), info
 
 
 def _torch_dtypes(trt) -> dict:

@@ -320,9 +320,9 @@ def onnx_io_signature(onnx_path: str | Path) -> dict[str, tuple[bool, str, tuple
     signature = {}
     for is_input, values in ((True, graph.input), (False, graph.output)):
         for value in values:
-            tensor = value.type.tensor_type
-            dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim)
-            signature[value.name] = (is_input, _ONNX_TO_TRT.get(tensor.elem_type, f"onnx:{tensor.elem_type}"), dims)
+            tensor_type = value.type.tensor_type
+            dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor_type.shape.dim)
+            signature[value.name] = (is_input, _ONNX_TO_TRT.get(tensor_type.elem_type, f"onnx:{tensor_type.elem_type}"), dims)
     return signature
 
 
@@ -403,15 +403,15 @@ def half_precision_scoring_layers(layers: list[dict], prefixes: tuple[str, ...] 
     half-precision output is flagged (unless it ends in the boundary Cast to float16), and so is a layer without any body node that reads a
     half-precision input (a layer fused across the boundary may read the body's FP16 output)."""
     found = []
-    for layer in layers:
-        name = str(layer.get("Name", ""))
+    for entry in layers:
+        name = str(entry.get("Name", ""))
         parts = [p.strip() for p in name.replace("||", "+").split("+") if p.strip()]
         body = [is_body_layer(p, prefixes) or p.endswith(BOUNDARY_CAST_SUFFIXES) for p in parts]
         if parts and all(body):
             continue
 
         def half(key: str) -> bool:
-            return any(_is_half(str(t.get("Format/Datatype", ""))) for t in layer.get(key, []) if isinstance(t, dict))
+            return any(_is_half(str(t.get("Format/Datatype", ""))) for t in entry.get(key, []) if isinstance(t, dict))
 
         casts_to_half = any(p.endswith("__cast_fp16") for p in parts)  # e.g. normaliser + its boundary Cast
         if (half("Outputs") and not casts_to_half) or (not any(body) and half("Inputs")):
