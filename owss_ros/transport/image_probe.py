@@ -1,0 +1,88 @@
+"""Check whether camera-size images reach a best-effort subscriber on this host.
+
+    python -m owss_ros.transport.image_probe sub --seconds 12 &
+    python -m owss_ros.transport.image_probe pub --size 1920x1080 --frames 16 --rate 10
+
+``pub`` waits for a subscriber, sends ``--frames`` rgb8 frames and prints ``SENT <n>``; ``sub``
+counts what arrives within ``--seconds`` and prints ``RECEIVED <n>``. ``--large-image-profile``
+sets config/fastdds_large_images.xml in the process before rclpy starts (what
+:func:`owss_ros.transport.fastdds.large_image_environment` does for a node). QoS: keep last
+``--depth`` (default 1, as the node), ``--reliability`` best_effort (default) or reliable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+TOPIC = "owss_image_probe"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m owss_ros.transport.image_probe", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("role", choices=("pub", "sub"))
+    parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT of the rgb8 frames (pub)")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=10.0, help="frames per second (pub)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="how long to listen (sub)")
+    parser.add_argument("--reliability", choices=("best_effort", "reliable"), default="best_effort")
+    parser.add_argument("--depth", type=int, default=1)
+    parser.add_argument("--topic", default=TOPIC)
+    parser.add_argument("--large-image-profile", action="store_true",
+                        help="use config/fastdds_large_images.xml in this process")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.large_image_profile:
+        from owss_ros.transport.fastdds import apply_large_image_profile
+
+        apply_large_image_profile(override=True)
+    import numpy as np
+    import rclpy
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    qos = QoSProfile(depth=args.depth, history=HistoryPolicy.KEEP_LAST,
+                     reliability=(ReliabilityPolicy.BEST_EFFORT if args.reliability == "best_effort"
+                                  else ReliabilityPolicy.RELIABLE))
+    rclpy.init()
+    node = rclpy.create_node(f"owss_image_probe_{args.role}")
+    try:
+        if args.role == "sub":
+            received: set[str] = set()
+            node.create_subscription(Image, args.topic, lambda m: received.add(m.header.frame_id), qos)
+            deadline = time.monotonic() + args.seconds
+            while time.monotonic() < deadline:
+                rclpy.spin_once(node, timeout_sec=0.05)
+            print(f"RECEIVED {len(received)}", flush=True)
+            return 0
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        publisher = node.create_publisher(Image, args.topic, qos)
+        deadline = time.monotonic() + 30.0
+        while publisher.get_subscription_count() == 0:
+            if time.monotonic() > deadline:
+                print("no subscriber matched within 30 s", file=sys.stderr)
+                return 2
+            time.sleep(0.05)
+        time.sleep(1.0)  # let the subscriber's side of discovery finish too
+        data = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8).tobytes()
+        for i in range(args.frames):
+            msg = Image(height=height, width=width, encoding="rgb8", step=3 * width, data=data)
+            msg.header.frame_id = str(i)
+            msg.header.stamp = node.get_clock().now().to_msg()
+            publisher.publish(msg)
+            time.sleep(1.0 / args.rate)
+        time.sleep(1.0)
+        print(f"SENT {args.frames}", flush=True)
+        return 0
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
