@@ -329,3 +329,15 @@ def test_two_processes_building_the_same_engine_build_it_once(tmp_path):
     assert counter.read_text().count("built") == 1
     assert sorted(r["built"] for r in results) == [False, True]
     assert results[0]["path"] == results[1]["path"]
+
+
+def test_gpu_check_skips_with_the_reason_where_it_cannot_run():
+    import subprocess
+
+    if tensorrt_build.tensorrt_availability()[0]:
+        pytest.skip("TensorRT and a CUDA GPU are here: run bash scripts/gpu_check.sh instead")
+    root = Path(__file__).resolve().parents[2]
+    for command in (["bash", "scripts/gpu_check.sh"], [sys.executable, "scripts/gpu_check.py"]):
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("SKIPPED: ") and ("CUDA GPU" in done.stdout or "TensorRT" in done.stdout)
