@@ -191,7 +191,7 @@ def _create(name: str, *, model_path, onnx_path, input_hw, output_resolution, to
     if name == "tensorrt":
         from owss_ros.backends.tensorrt_build import TensorRTUnavailableError, tensorrt_availability
 
-        ok, reason = tensorrt_availability()
+        ok, reason = tensorrt_availability(device_index)
         if not ok:
             raise BackendUnavailableError(f"backend 'tensorrt' unavailable: {reason}")
         from owss_ros.backends.tensorrt_backend import TensorRTBackend, prepare_engine
