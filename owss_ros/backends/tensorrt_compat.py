@@ -15,7 +15,10 @@ Checked against (see the README's backend section for what ran where):
     .agents/skills/trt-strong-typing-migration/SKILL.md, TensorRT 11.1 OSS.)
   * ``EXPLICIT_BATCH`` is ignored since 10.0 (tensorrt-stubs 10.13 docstring).
   * the 10.13 Python API surface: the published ``tensorrt-stubs`` package
-    (test/backends/test_tensorrt_api_surface.py checks every attribute used here).
+    (test/backends/test_tensorrt_api_surface.py checks every attribute used here);
+  * the 11.1 Python bindings' source (NVIDIA/TensorRT python/src): the removed names above and
+    ``EXPLICIT_BATCH`` are not bound; everything else used here (timing cache, inspector,
+    profiling verbosity, progress monitor, tensor-address runtime, ``int64``) is.
 
 Recipes (:func:`choose_recipe`):
   * ``fp32``: the exported fp32 graph, strongly typed where the flag is recommended (>= 10.12),

@@ -5,7 +5,9 @@ The 10.x surface: the ``tensorrt-stubs`` package (requirements/type-stubs.txt; s
 in .venv/type-stubs). The 11.x removals: NVIDIA/TensorRT's strong-typing migration guide
 (.agents/skills/trt-strong-typing-migration/SKILL.md, TensorRT 11.1 OSS): BuilderFlag FP16 /
 BF16 / INT8, OBEY_ / PREFER_PRECISION_CONSTRAINTS, ILayer.precision, ILayer.set_output_type,
-Builder.platform_has_fast_fp16.
+Builder.platform_has_fast_fp16. Cross-checked by hand against the TensorRT 11.1 Python bindings
+source (NVIDIA/TensorRT python/src/infer/pyCore.cpp, pyFoundationalTypes.cpp, parsers/pyOnnx.cpp):
+none of those names is bound there (nor EXPLICIT_BATCH), and every other name this code uses is.
 """
 
 from __future__ import annotations
