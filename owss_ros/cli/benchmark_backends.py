@@ -57,7 +57,7 @@ def run(args) -> int:
 
     import torch
 
-    from owss_ros.backends.benchmark import format_table, synthetic_frames, time_backends, timing_to_json
+    from owss_ros.tools.backend_benchmark import format_table, synthetic_frames, time_backends, timing_to_json
     from owss_ros.backends.factory import BackendUnavailableError, backend_availability, create_backend
     from owss_ros.backends.onnx_metadata import parse_hw
     from owss_ros.backends.graph_inputs import GraphInputs

@@ -25,7 +25,7 @@ DEFAULT_MODEL = Path("models/default/model.safetensors")
 
 
 def register(subparsers) -> None:
-    from owss_ros.ros.node_benchmark import DEFAULT_OUTPUTS, OUTPUT_NAMES
+    from owss_ros.tools.node_benchmark import DEFAULT_OUTPUTS, OUTPUT_NAMES
 
     p = subparsers.add_parser("benchmark-node", help="rate, drops, latency and memory of the node process",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,7 +68,7 @@ def run(args) -> int:
     import tempfile
 
     from owss_ros.backends.onnx_metadata import parse_hw
-    from owss_ros.ros.node_benchmark import OUTPUT_NAMES, BenchmarkSettings, format_report, run_node_benchmark
+    from owss_ros.tools.node_benchmark import OUTPUT_NAMES, BenchmarkSettings, format_report, run_node_benchmark
 
     outputs = tuple(name.strip() for name in args.outputs.split(",") if name.strip())
     unknown = [name for name in outputs if name not in OUTPUT_NAMES]

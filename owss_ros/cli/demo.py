@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from owss_ros.demo.run_demo import run_demo
+    from owss_ros.tools.demo.run_demo import run_demo
 
     summary = run_demo(args.out.resolve(), args.model, args.backend, args.frames, args.seed)
     print(summary.read_text())

@@ -14,12 +14,9 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
 from owss_ros.ros.image_conversion import compressed_image_to_rgb, image_to_rgb
+from owss_ros.runtime.frames import Frame, FrameRejectedError
 
 INPUT_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8uc1")
-
-
-class FrameRejectedError(ValueError):
-    """A camera message cannot be used as a frame; the message says why."""
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -63,3 +60,19 @@ def frame_from_message(message, max_pixels: int) -> np.ndarray:
         return image_to_rgb(message)
     except ValueError as error:
         raise FrameRejectedError(str(error)) from error
+
+
+def message_size(message) -> tuple[int, int]:
+    """(height, width) of an Image / CompressedImage from its header alone."""
+    if isinstance(message, CompressedImage):
+        width, height = compressed_image_size(message.data)
+    else:
+        width, height = int(message.width), int(message.height)
+    return height, width
+
+
+def message_frame(message, max_pixels: int) -> Frame:
+    """The engine's lazily decoded :class:`Frame` of a camera message (its header travels along)."""
+    stamp = message.header.stamp
+    return Frame(int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec),
+                 lambda: frame_from_message(message, max_pixels), lambda: message_size(message), message.header)

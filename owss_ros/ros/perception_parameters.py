@@ -218,3 +218,18 @@ def image_qos(reliability: str, depth: int) -> QoSProfile:
         history=HistoryPolicy.KEEP_LAST, depth=depth,
         reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort"
         else ReliabilityPolicy.RELIABLE)
+
+
+def engine_config(node):
+    """The engine's structural configuration from the node's (declared) parameters."""
+    from owss_ros.runtime.engine import EngineConfig
+
+    p = lambda name: node.get_parameter(name).value  # noqa: E731
+    return EngineConfig(
+        backend=p("backend"), device=p("device"), cpu_threads=p("cpu_threads"), onnx_path=p("onnx_path"),
+        cache_directory=p("cache_directory"), tensorrt_precision=p("tensorrt_precision"),
+        input_hw=(p("input_height"), p("input_width")), output_resolution=p("output_resolution"),
+        class_store_path=p("class_store_path"), class_store_on_error=p("class_store_on_error"),
+        max_novel_classes=p("max_novel_classes"), mask_directory=p("mask_directory"),
+        ring_buffer_size=p("ring_buffer_size"), stamp_tolerance_s=p("stamp_tolerance"), max_shots=p("max_shots"),
+        max_image_pixels=p("max_image_pixels"), statistics_window=p("statistics_window"))

@@ -7,9 +7,6 @@ Each test module gets its own rclpy context (init at first use, shutdown at modu
 
 from __future__ import annotations
 
-import os
-import random
-
 import pytest
 
 ROS_TEST_DOMAIN_RANGE = (100, 200)
@@ -17,21 +14,13 @@ ROS_TEST_DOMAIN_RANGE = (100, 200)
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_ros_domain():
-    """Sets ROS_DOMAIN_ID (random 100..200) and localhost-only discovery for the session."""
-    domain_id = random.SystemRandom().randint(*ROS_TEST_DOMAIN_RANGE)
-    saved = {name: os.environ.get(name) for name in
-             ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY")}
-    os.environ["ROS_DOMAIN_ID"] = str(domain_id)
-    # Kilted: ROS_AUTOMATIC_DISCOVERY_RANGE replaces ROS_LOCALHOST_ONLY, which is deprecated
-    # (rmw warns when it is set), so the old variable is removed rather than set.
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.pop("ROS_LOCALHOST_ONLY", None)
-    yield domain_id
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    """ROS_DOMAIN_ID (random 100..200) and localhost-only discovery for the session
+    (:func:`owss_ros.tools.ros_env.isolated_ros_environment`, the helper the demo and the
+    benchmark use too)."""
+    from owss_ros.tools.ros_env import isolated_ros_environment
+
+    with isolated_ros_environment() as domain_id:
+        yield domain_id
 
 
 @pytest.fixture(scope="module")

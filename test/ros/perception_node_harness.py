@@ -1,7 +1,7 @@
 """Test helpers: run the perception node as a real process and talk to it over real ROS 2.
 
-NodeProcess (owss_ros.ros.node_process) starts the node in its own namespace, on the isolated
-domain the conftest fixture set in os.environ; RosTestClient (owss_ros.ros.ros_client.RosClient)
+NodeProcess (owss_ros.tools.node_process) starts the node in its own namespace, on the isolated
+domain the conftest fixture set in os.environ; RosTestClient (owss_ros.tools.ros_client.RosClient)
 publishes frames, collects messages per topic and calls services (the node's parameter services
 too, since rclpy has no ``ros2 param`` CLI here).
 """
@@ -23,8 +23,9 @@ from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_mo
 from owss_ros.core.class_set import ClassSet
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.ros.image_conversion import rgb_to_image
-from owss_ros.ros.node_process import NodeProcess  # noqa: F401  (re-exported for the tests)
-from owss_ros.ros.ros_client import RosClient
+from owss_ros.tools.node_process import NodeProcess  # noqa: F401  (re-exported for the tests)
+from owss_ros.tools.ros_client import RosClient
+from owss_ros.tools.ros_env import write_params_file  # noqa: F401  (re-exported for the tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_NAME = "perception_node"
@@ -43,11 +44,6 @@ def write_test_model(path: Path, seed: int = 0) -> Path:
     """A random-weights fast_scnn DMLNet (19 Cityscapes classes), deterministic per seed."""
     torch.manual_seed(seed)
     save_model(path, build_model(ModelSpec()), ModelSpec())
-    return path
-
-
-def write_params_file(path: Path, **values) -> Path:
-    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": values}}))
     return path
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from owss_ros.cli.main import main as cli_main
-from owss_ros.ros.node_benchmark import (
+from owss_ros.tools.node_benchmark import (
     covered_seconds,
     latency_summary,
     paced_ticks,

@@ -28,7 +28,7 @@ from owss_ros.ros.image_conversion import (
     image_to_mono8,
     mono8_to_image,
 )
-from owss_ros.ros.overlay_render import palette_lut, render_overlay
+from owss_ros.runtime.overlay import palette_lut, render_overlay
 from perception_node_harness import (
     RELIABLE_LATCHED,
     SCALED_HW,

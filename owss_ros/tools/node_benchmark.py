@@ -2,7 +2,7 @@
 
 One run, in this order (the two timed phases never overlap, so they do not share the 2 cores):
 
-1. bare backend: the node's own backend construction (:func:`create_inference_backend` with the
+1. bare backend: the node's own backend construction (:func:`owss_ros.runtime.engine.build_backend` with the
    same backend name, model, input size, cpu_threads and cache folder) runs ``infer()`` on the
    sample drive frames in this process, paced at ``rate_hz`` like the node's input (on a shared
    machine an idle gap between frames changes the latency); median / p99 / max of the wall time
@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from owss_ros.ros.node_process import NODE_NAME, REPO_ROOT, NodeProcess
+from owss_ros.tools.node_process import NODE_NAME, REPO_ROOT, NodeProcess
+from owss_ros.tools.ros_env import isolated_ros_environment, latency_summary, write_params_file
 
 NAMESPACE = "/owss_benchmark"
 CAMERA_TOPIC = f"{NAMESPACE}/camera/image_raw"
 OUTPUT_NAMES = ("labels", "anomaly", "open_set", "overlay")
 DEFAULT_OUTPUTS = ("open_set", "anomaly")
-ROS_DOMAIN_RANGE = (100, 200)
 STARTUP_TIMEOUT_S = 300.0  # a first start may export the ONNX graph
 DRAIN_QUIET_S = 1.0  # the run ends once no output has arrived for this long after the last frame
 DRAIN_LIMIT_S = 10.0
@@ -69,15 +69,6 @@ class BenchmarkSettings:
     rss_period_s: float = 5.0
     drive_frames: int = 24
     drive_seed: int = 7
-
-
-def latency_summary(values_ms) -> dict:
-    """count, p50, p99, max and mean (ms) of a list of latencies; None values when it is empty."""
-    values = np.asarray(list(values_ms), dtype=np.float64)
-    if values.size == 0:
-        return {"count": 0, "p50": None, "p99": None, "max": None, "mean": None}
-    return {"count": int(values.size), "p50": float(np.percentile(values, 50)),
-            "p99": float(np.percentile(values, 99)), "max": float(values.max()), "mean": float(values.mean())}
 
 
 def safe_ratio(numerator, denominator):
@@ -138,7 +129,7 @@ def load_drive_frames(work_dir: Path, count: int, seed: int) -> list[np.ndarray]
     """The sample drive's camera frames (512x256 RGB) as arrays."""
     from PIL import Image
 
-    from owss_ros.demo.sample_drive import make_sample_drive
+    from owss_ros.tools.demo.sample_drive import make_sample_drive
 
     drive = make_sample_drive(work_dir / "drive", count, seed)
     return [np.asarray(Image.open(path).convert("RGB")) for path in drive.frames]
@@ -182,16 +173,16 @@ def measure_bare_backend(settings: BenchmarkSettings, frames: list[np.ndarray]) 
     from owss_ros.core.checkpoint import read_spec
     from owss_ros.core.class_set import ClassSet
     from owss_ros.core.open_set import ScoringConfig
-    from owss_ros.ros.inference_backend import BackendRequest, create_inference_backend
+    from owss_ros.runtime.engine import EngineConfig, build_backend
 
     if settings.cpu_threads > 0:
         torch.set_num_threads(settings.cpu_threads)  # what the node does with the same parameter
     spec = read_spec(settings.model_path)
     config = ScoringConfig()
     inputs = GraphInputs.build(ClassSet.from_base(spec.class_names), config)
-    backend = create_inference_backend(BackendRequest(
-        settings.backend, settings.model_path, settings.input_hw, "model", "auto", settings.cpu_threads,
-        16, "", settings.cache_directory))
+    backend = build_backend(Path(settings.model_path), EngineConfig(
+        backend=settings.backend, input_hw=tuple(settings.input_hw), cpu_threads=settings.cpu_threads,
+        cache_directory=str(settings.cache_directory or "")))
     total_ms, inference_ms = [], []
     for index in paced_ticks(BARE_WARMUP_FRAMES + settings.bare_frames, settings.rate_hz):
         frame = frames[index % len(frames)]
@@ -225,27 +216,7 @@ def write_node_params(path: Path, settings: BenchmarkSettings) -> Path:
         # as many frames as the run sends: when the node processes them all, warm-up frames are out
         "statistics_window": int(min(100_000, run_frame_count(settings))),
     }
-    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": values}}))
-    return path
-
-
-@contextlib.contextmanager
-def isolated_ros_environment():
-    """A random ROS_DOMAIN_ID and localhost-only discovery for this process and the node; restored after."""
-    names = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY")
-    saved = {name: os.environ.get(name) for name in names}
-    domain_id = random.SystemRandom().randint(*ROS_DOMAIN_RANGE)
-    os.environ["ROS_DOMAIN_ID"] = str(domain_id)
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.pop("ROS_LOCALHOST_ONLY", None)  # deprecated in Kilted; rmw warns when it is set
-    try:
-        yield domain_id
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return write_params_file(path, **values)
 
 
 class OutputArrivals:
@@ -395,7 +366,7 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
 
-    from owss_ros.ros.ros_client import RosClient
+    from owss_ros.tools.ros_client import RosClient
     from owss_ros.srv import ListClasses
 
     node_path = f"{NAMESPACE}/{NODE_NAME}"

@@ -1,13 +1,13 @@
 """Latest-frame-wins hand-over from the camera callback to the single inference thread.
 
-The subscription callback only :meth:`FrameMailbox.post_frame`\\ s: a frame that the worker has
+The camera callback only :meth:`FrameMailbox.post_frame`\\ s: a frame that the worker has
 not picked up yet is replaced (and counted as dropped), so a slow model never builds a queue
 and always works on the newest frame. Other work that needs the inference backend (embedding
 frames for a taught class) is posted as a job; the worker alternates jobs and frames, so a job
 waits for at most one frame and frames wait for at most one job.
 
 :class:`InferenceWorker` is that single thread. Backends are not thread-safe, so every backend
-call of the node happens on it.
+call of the engine happens on it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 @dataclass
 class PostedFrame:
-    """A camera message as received, with the monotonic time it arrived."""
+    """A camera frame as received, with the monotonic time it arrived."""
 
-    message: Any
+    frame: Any
     received_at: float  # time.monotonic()
 
 
@@ -45,8 +45,8 @@ class FrameMailbox:
         self._closed = False
         self.counters = FrameCounters()
 
-    def post_frame(self, message: Any) -> None:
-        posted = PostedFrame(message, time.monotonic())
+    def post_frame(self, frame: Any) -> None:
+        posted = PostedFrame(frame, time.monotonic())
         with self._condition:
             self.counters.received += 1
             if self._frame is not None:

@@ -1,8 +1,8 @@
 """Few-shot class teaching (Novel Prototype Method, paper Eq. 11) from operator masks.
 
 Each shot is a camera frame and a mask drawn on it. The mask may have the frame's size
-(camera resolution) or the size of the node's outputs at model resolution (the scaled frame,
-e.g. a mask drawn on ~/overlay); it is resized with nearest-neighbour onto the scaled frame
+(camera resolution) or the size of the outputs at model resolution (the scaled frame, e.g. a
+mask drawn on the node's ~/overlay); it is resized with nearest-neighbour onto the scaled frame
 geometry, where :meth:`InferenceBackend.embed` returns the embedding. The prototype is the
 mean embedding over all masked pixels of all shots (Eq. 11).
 """

@@ -1,4 +1,4 @@
-"""The node's class set, persisted before every change takes effect.
+"""The engine's class set, persisted before every change takes effect.
 
 Start-up policy for the class store file (``class_store_path``):
 
@@ -6,8 +6,8 @@ Start-up policy for the class store file (``class_store_path``):
 * the file does not exist yet: start with the base classes; the first change creates it;
 * the file loads and belongs to this model: start with its classes and ids;
 * the file is corrupt, foreign, of another format version, for another model, or does not fit
-  the model's base classes / the configured slot count: ``refuse`` (default) stops the node with
-  the reason; ``base_only`` starts with the base classes only, never writes the file (it stays
+  the model's base classes / the configured slot count: ``refuse`` (default) stops the engine
+  (and the node) with the reason; ``base_only`` starts with the base classes only, never writes the file (it stays
   for inspection), and refuses every class change with the reason until it is fixed.
 
 A change (:meth:`ClassRegistry.change`) builds the new immutable :class:`ClassSet`, saves it

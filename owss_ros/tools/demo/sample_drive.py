@@ -6,7 +6,7 @@ window around the vanishing point and resizing it to the camera size, so the obj
 as the vehicle approaches. The object's mask follows the same transform, and one frame's
 mask is saved as the operator mask used to teach the class (``/add_class``).
 
-Deterministic for a seed; no ROS here (the replay is in :mod:`owss_ros.demo.run_demo`).
+Deterministic for a seed; no ROS here (the replay is in :mod:`owss_ros.tools.demo.run_demo`).
 """
 
 from __future__ import annotations

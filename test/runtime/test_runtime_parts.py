@@ -1,5 +1,5 @@
-"""The perception node's building blocks, in-process (fast): hand-over, ring buffer, masks,
-class registry, camera info scaling, overlay."""
+"""The engine's building blocks, in-process (fast): hand-over, ring buffer, masks, class
+registry, overlay."""
 
 from __future__ import annotations
 
@@ -7,30 +7,25 @@ import threading
 
 import numpy as np
 import pytest
-from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image
 
 from owss_ros.backends.base import FrameGeometry
 from owss_ros.core.class_set import ClassSet, ClassSetError
 from owss_ros.core.class_store import ClassStoreError, load_class_set, save_class_set
-from owss_ros.ros.camera_info_scaling import scaled_camera_info
-from owss_ros.ros.class_registry import ClassChangeRefused, ClassRegistry
-from owss_ros.ros.class_teaching import (
+from owss_ros.runtime.class_registry import ClassChangeRefused, ClassRegistry
+from owss_ros.runtime.teaching import (
     TeachingError,
     mask_on_scaled_frame,
     nearest_prototype,
     prototype_from_embeddings,
 )
-from owss_ros.ros.frame_mailbox import FrameMailbox, InferenceWorker, PostedFrame
-from owss_ros.ros.frame_ring_buffer import FrameNotBufferedError, FrameRingBuffer
-from owss_ros.ros.mask_files import MaskFileError, resolve_mask_path
-from owss_ros.ros.overlay_render import UNKNOWN_COLOR, palette_lut, render_overlay
+from owss_ros.runtime.mask_files import MaskFileError, resolve_mask_path
+from owss_ros.runtime.overlay import UNKNOWN_COLOR, palette_lut, render_overlay
+from owss_ros.runtime.ring_buffer import FrameNotBufferedError, FrameRingBuffer
+from owss_ros.runtime.worker import FrameMailbox, InferenceWorker, PostedFrame
 
 
 def stamped(sec, nanosec=0):
-    msg = Image()
-    msg.header.stamp = Time(sec=sec, nanosec=nanosec)
-    return msg
+    return sec * 1_000_000_000 + nanosec
 
 
 def test_mailbox_keeps_only_the_newest_frame_and_counts_drops():
@@ -38,7 +33,7 @@ def test_mailbox_keeps_only_the_newest_frame_and_counts_drops():
     for i in range(5):
         mailbox.post_frame(i)
     taken = mailbox.take(timeout=0)
-    assert isinstance(taken, PostedFrame) and taken.message == 4
+    assert isinstance(taken, PostedFrame) and taken.frame == 4
     assert (mailbox.counters.received, mailbox.counters.dropped) == (5, 4)
     assert mailbox.take(timeout=0) is None
 
@@ -62,9 +57,9 @@ def test_worker_runs_jobs_and_survives_frame_errors():
     errors, processed = [], []
 
     def process(frame):
-        if frame.message == "bad":
+        if frame.frame == "bad":
             raise ValueError("broken frame")
-        processed.append(frame.message)
+        processed.append(frame.frame)
 
     worker = InferenceWorker(mailbox, process, errors.append)
     worker.start()
@@ -82,7 +77,7 @@ def test_ring_buffer_exact_nearest_newest_and_eviction():
     ring = FrameRingBuffer(3)
     frames = [stamped(10, i * 100_000_000) for i in range(5)]  # 10.0 .. 10.4 s
     for f in frames:
-        ring.append(f)
+        ring.append(f, f)
     assert len(ring) == 3
     assert ring.find(10_300_000_000) is frames[3]
     assert ring.find(0) is frames[4]
@@ -179,22 +174,6 @@ def test_registry_refuses_stores_that_do_not_fit(tmp_path):
     assert registry.persistence_error and "unusable" in line
     with pytest.raises(ClassChangeRefused, match="unusable"):
         registry.change(lambda s: s.with_novel("x", [0.0, 0.0]))
-
-
-def test_camera_info_scaling_keeps_the_geometry_consistent():
-    info = CameraInfo(width=640, height=480)
-    info.k = [500.0, 0.0, 319.5, 0.0, 510.0, 239.5, 0.0, 0.0, 1.0]
-    info.p = [500.0, 0.0, 319.5, 0.0, 0.0, 510.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0]
-    info.header.frame_id = "old"
-    header = Image().header
-    header.frame_id = "cam"
-    out = scaled_camera_info(info, 320, 240, header)
-    assert (out.width, out.height, out.header.frame_id) == (320, 240, "cam")
-    # The exact image centre stays the exact centre: (640 - 1) / 2 -> (320 - 1) / 2.
-    np.testing.assert_allclose([out.k[0], out.k[2], out.k[4], out.k[5]], [250.0, 159.5, 255.0, 119.5])
-    np.testing.assert_allclose([out.p[0], out.p[2], out.p[5], out.p[6]], [250.0, 159.5, 255.0, 119.5])
-    same = scaled_camera_info(info, 640, 480, header)
-    np.testing.assert_allclose(same.k, info.k)
 
 
 def test_overlay_blends_classes_and_hatches_unknown():

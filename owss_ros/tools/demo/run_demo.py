@@ -23,8 +23,9 @@ import yaml
 from PIL import Image
 
 from owss_ros.core.classes import UNKNOWN_ID
-from owss_ros.demo.sample_drive import SampleDrive, make_sample_drive
-from owss_ros.ros.node_process import REPO_ROOT, NodeProcess
+from owss_ros.tools.demo.sample_drive import SampleDrive, make_sample_drive
+from owss_ros.tools.node_process import REPO_ROOT, NodeProcess
+from owss_ros.tools.ros_env import write_params_file
 
 NAMESPACE = "/owss_demo"
 CAMERA_TOPIC = "/owss_demo/camera/image_raw"
@@ -50,9 +51,7 @@ def write_demo_params(out_dir: Path, model: Path, backend: str, input_hw: tuple[
         "output_resolution": "camera", "class_store_path": str(out_dir / "class_store.json"),
         "mask_directory": str(out_dir / "drive"), "ring_buffer_size": 64, "cache_directory": str(out_dir / "cache"),
     }
-    path = out_dir / "demo_params.yaml"
-    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": values}}))
-    return path
+    return write_params_file(out_dir / "demo_params.yaml", **values)
 
 
 def replay(client, drive: SampleDrive, out_dir: Path, tag: str, new_class_id: int | None,
@@ -145,7 +144,7 @@ def run_demo(out_dir: Path, model: Path, backend: str = "auto", frames: int = 24
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image as ImageMsg
 
-    from owss_ros.ros.ros_client import RosClient
+    from owss_ros.tools.ros_client import RosClient
     from owss_ros.srv import AddClass, ListClasses
 
     model = model if model.is_absolute() else REPO_ROOT / model

@@ -1,0 +1,220 @@
+"""The open-world engine in-process (no ROS, no worker thread unless started): outputs, teaching,
+forgetting, durability of the class store, the calibration rule, health, latest frame wins."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image as PILImage
+
+from owss_ros.backends.base import FrameGeometry
+from owss_ros.backends.graph_inputs import GraphInputs
+from owss_ros.backends.pipeline import FramePipeline
+from owss_ros.backends.torch_backend import TorchBackend
+from owss_ros.core.calibration import Calibration, CalibrationMismatch, ScoringDefinition, write_calibration
+from owss_ros.core.checkpoint import ModelSpec, build_model, file_fingerprint, load_model, save_model
+from owss_ros.core.classes import UNKNOWN_ID
+from owss_ros.core.open_set import ScoringConfig
+from owss_ros.core.scoring import EDSNormalization, ScoreMode
+from owss_ros.runtime import EngineConfig, Frame, FrameRejectedError, ModelFiles, OpenWorldEngine, StartupError
+from owss_ros.runtime.class_registry import ClassChangeRefused
+from owss_ros.runtime.mask_files import MaskFileError
+from owss_ros.runtime.ring_buffer import FrameNotBufferedError
+from owss_ros.runtime.teaching import TeachingError
+
+INPUT_HW = (64, 128)
+CAMERA_HW = (96, 160)
+ALL = ("labels", "anomaly", "open_set", "overlay")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(5)
+    path = tmp_path_factory.mktemp("engine") / "model.safetensors"
+    save_model(path, build_model(ModelSpec()), ModelSpec())
+    return path
+
+
+def box_frame(background=(40, 40, 90), color=(250, 230, 0), box=(20, 70, 30, 110)):
+    frame = np.empty((*CAMERA_HW, 3), np.uint8)
+    frame[:] = background
+    r0, r1, c0, c1 = box
+    frame[r0:r1, c0:c1] = color
+    mask = np.zeros(CAMERA_HW, np.uint8)
+    mask[r0:r1, c0:c1] = 255
+    return frame, mask
+
+
+def make_engine(model_path, tmp_path, scoring=None, calibration_path="none", **config):
+    torch.set_num_threads(1)
+    values = dict(backend="torch", device="cpu", cpu_threads=1, input_hw=INPUT_HW,
+                  class_store_path=str(tmp_path / "store.json"), mask_directory=str(tmp_path / "masks"))
+    values.update(config)
+    model = ModelFiles.open(model_path, calibration_path)
+    return OpenWorldEngine(model, EngineConfig(**values), scoring or model.scoring_defaults())
+
+
+def reference(model_path, frame, class_set, config):
+    model, _ = load_model(model_path)
+    return TorchBackend(FramePipeline(model), INPUT_HW).infer(frame, GraphInputs.build(class_set, config))
+
+
+def test_process_gives_the_backend_maps_and_only_what_is_wanted(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    frame, _ = box_frame()
+    outputs = engine.process(Frame.of_array(frame, 7), ALL)
+    expected = reference(model_path, frame, engine.class_set, engine.scoring)
+    assert outputs.output_hw == FrameGeometry.fit(CAMERA_HW, INPUT_HW).scaled_hw
+    np.testing.assert_array_equal(outputs.close_labels, expected.close_labels)
+    np.testing.assert_array_equal(outputs.open_labels, expected.open_labels)
+    np.testing.assert_allclose(outputs.anomaly, expected.anomaly, atol=1e-6)
+    assert outputs.overlay.shape == (*outputs.output_hw, 3)
+    only = engine.process(Frame.of_array(frame), {"anomaly"})
+    assert only.close_labels is None and only.overlay is None and only.anomaly is not None
+    decoded = []
+    info_only = engine.process(Frame(1, lambda: decoded.append(1), lambda: CAMERA_HW), {"camera_info"})
+    assert info_only.output_hw == outputs.output_hw and not decoded  # header-only: never decoded
+    assert engine.process(Frame.of_array(frame), set()) is None
+    counters = engine.health().counters
+    assert counters["frames_processed"] == 3 and counters["frames_skipped_no_subscribers"] == 1
+
+
+def test_rejected_frames_are_counted_with_the_reason(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+
+    def bad():
+        raise FrameRejectedError("unsupported image encoding 'yuv422'")
+
+    assert engine.process(Frame(1, bad, lambda: (4, 4)), ALL) is None
+    health = engine.health()
+    assert health.counters["frames_rejected"] == 1 and "yuv422" in health.warnings[0]
+    assert engine.health().warnings == []  # reported once
+
+
+def test_teach_by_stamp_and_mask_file_then_forget(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    frame, mask = box_frame()
+    (tmp_path / "masks").mkdir()
+    PILImage.fromarray(mask).save(tmp_path / "masks" / "box.png")
+    engine.submit(Frame.of_array(frame, 5_000_000_000))
+    result = engine.teach("box", [5_000_000_000], ["box.png"], lambda_novel=None)
+    assert result.entry.class_id == 19 and result.shots == 1 and result.pixels > 0
+    assert "added class 19 'box'" in result.message
+    box_threshold = 1e3  # the whole box (and more) belongs to the class
+    engine.forget("box")
+    result = engine.teach("box", [frame], [mask], lambda_novel=box_threshold)
+    outputs = engine.process(Frame.of_array(frame), ALL)
+    scaled = np.asarray(PILImage.fromarray(mask).resize(outputs.output_hw[::-1], PILImage.NEAREST)) > 0
+    assert (outputs.open_labels[scaled] == 19).mean() > 0.9
+    expected = reference(model_path, frame, engine.class_set, engine.scoring)
+    np.testing.assert_array_equal(outputs.open_labels, expected.open_labels)
+    removed = engine.forget(19)
+    assert removed.name == "box" and not (engine.process(Frame.of_array(frame), ALL).open_labels == 19).any()
+
+
+@pytest.mark.parametrize("frames, masks, error, reason", [
+    ([123], [np.ones(CAMERA_HW, np.uint8)], FrameNotBufferedError, "no camera frame is buffered"),
+    (["frame"], ["../outside.png"], MaskFileError, "outside the mask directory"),
+    ([np.zeros((*CAMERA_HW, 3), np.uint8)], [np.zeros(CAMERA_HW, np.uint8)], TeachingError, "empty"),
+    ([np.zeros((*CAMERA_HW, 3), np.uint8)], [np.ones((5, 5), np.uint8)], TeachingError, "but its frame is"),
+    ([np.zeros((*CAMERA_HW, 3), np.uint8)], [], TeachingError, "counts must be equal"),
+    ([np.zeros((*CAMERA_HW, 3), np.uint8)] * 3, [np.ones(CAMERA_HW, np.uint8)] * 3, TeachingError, "max_shots"),
+])
+def test_bad_teaching_requests_are_refused_and_change_nothing(model_path, tmp_path, frames, masks, error, reason):
+    engine = make_engine(model_path, tmp_path, max_shots=2)
+    (tmp_path / "masks").mkdir(exist_ok=True)
+    frames = [np.zeros((*CAMERA_HW, 3), np.uint8) if isinstance(f, str) else f for f in frames]
+    with pytest.raises(error, match=reason):
+        engine.teach("x", frames, masks)
+    assert engine.class_set.novel_entries == () or list(engine.class_set.novel_entries) == []
+    with pytest.raises(TeachingError, match="255 is unknown"):
+        engine.forget(UNKNOWN_ID)
+
+
+def test_names_and_slots(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path, max_novel_classes=1)
+    frame, mask = box_frame()
+    engine.teach("box", [frame], [mask])
+    with pytest.raises(TeachingError, match="already exists"):
+        engine.teach("box", [frame], [mask])
+    with pytest.raises(TeachingError, match="slots are in use"):
+        engine.teach("other", [frame], [mask])
+
+
+def test_taught_classes_survive_a_restart_and_a_bad_store_is_refused(model_path, tmp_path):
+    frame, mask = box_frame()
+    first = make_engine(model_path, tmp_path)
+    first.teach("box", [frame], [mask], lambda_novel=50.0)
+    first.close()
+    again = make_engine(model_path, tmp_path)
+    assert [(e.class_id, e.name) for e in again.class_set.novel_entries] == [(19, "box")]
+    (tmp_path / "store.json").write_text("{ not json")
+    with pytest.raises(StartupError, match="refusing to start"):
+        make_engine(model_path, tmp_path)
+    degraded = make_engine(model_path, tmp_path, class_store_on_error="base_only")
+    assert degraded.health().errors and not degraded.class_set.novel_entries
+    with pytest.raises(ClassChangeRefused):
+        degraded.teach("box", [frame], [mask])
+    assert (tmp_path / "store.json").read_text() == "{ not json"  # never overwritten
+
+
+def test_scoring_changes_apply_from_the_next_frame(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    frame, _ = box_frame()
+    engine.set_scoring(ScoringConfig(lambda_out=1.0))
+    never = engine.process(Frame.of_array(frame), ALL)
+    assert not (never.open_labels == UNKNOWN_ID).any()
+    engine.set_scoring(ScoringConfig(lambda_out=0.0, score_mode="mmsp"))
+    always = engine.process(Frame.of_array(frame), ALL)
+    np.testing.assert_array_equal(always.open_labels == UNKNOWN_ID, always.anomaly > 0.0)
+
+
+def test_a_calibrated_engine_refuses_another_scoring(model_path, tmp_path):
+    scoring = ScoringDefinition(ScoreMode.EDS_MMSP, EDSNormalization.FIXED, (162.0, 324.0), 20.0, 0.8, 3.0)
+    path = write_calibration(tmp_path / "calibration.yaml", Calibration(
+        scoring=scoring, lambda_out=0.4, lambda_novel=2.0, model_fingerprint=file_fingerprint(model_path)))
+    model = ModelFiles.open(model_path, str(path))
+    assert (model.scoring_defaults().eds_normalization, model.scoring_defaults().lambda_out) == (
+        EDSNormalization.FIXED, 0.4)
+    engine = make_engine(model_path, tmp_path, calibration_path=str(path))
+    with pytest.raises(CalibrationMismatch, match="eds_normalization: fixed vs image_max"):
+        engine.set_scoring(ScoringConfig(lambda_out=0.4))
+    assert engine.scoring.eds_normalization is EDSNormalization.FIXED
+    engine.set_scoring(model.scoring_defaults().replaced(lambda_out=0.2))  # lambda_out alone: fine
+    with pytest.raises(StartupError, match="eds_normalization image_max"):
+        make_engine(model_path, tmp_path, scoring=ScoringConfig(), calibration_path=str(path))
+    other = tmp_path / "other.safetensors"
+    save_model(other, build_model(ModelSpec()), ModelSpec())
+    with pytest.raises(StartupError, match="calibration made for model"):
+        ModelFiles.open(other, str(path))
+
+
+def test_worker_latest_frame_wins_and_delivers(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    delivered, gate = [], threading.Event()
+
+    def deliver(outputs):
+        gate.wait(10)
+        delivered.append(outputs.frame.stamp_ns)
+
+    engine.start(lambda: {"open_set"}, deliver)
+    try:
+        frame, mask = box_frame()
+        for stamp in range(1, 6):  # the first is taken at once and held at the gate
+            engine.submit(Frame.of_array(frame, stamp))
+            time.sleep(0.05)
+        gate.set()
+        deadline = time.monotonic() + 20
+        while 5 not in delivered and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert delivered[-1] == 5 and len(delivered) < 5
+        assert engine.health().counters["frames_dropped"] >= 1
+        result = engine.teach("box", [0], [mask])  # newest buffered frame, embedded on the worker
+        assert result.entry.class_id == 19
+        assert "total" in engine.health().latencies
+    finally:
+        engine.close()
