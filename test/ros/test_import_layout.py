@@ -51,3 +51,21 @@ def test_core_library_imports_no_ros():
         "assert not ros, ros",
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_library_layers_import_no_ros_and_runtime_imports_no_tools():
+    layers = ["owss_ros.core", "owss_ros.data", "owss_ros.backends.factory", "owss_ros.backends.pipeline",
+              "owss_ros.evaluation", "owss_ros.training.trainer", "owss_ros.runtime", "owss_ros.runtime.engine",
+              "owss_ros.core.calibration"]
+    result = run_python(
+        "-c",
+        "import sys, importlib\n"
+        f"for m in {layers!r}: importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rclpy', 'sensor_msgs', 'std_msgs',"
+        " 'diagnostic_msgs') or m.startswith(('owss_ros.ros', 'owss_ros.msg', 'owss_ros.srv', 'owss_ros.tools')))\n"
+        "assert not bad, bad",
+    )
+    assert result.returncode == 0, result.stderr
+    node = run_python("-c", "import sys, owss_ros.ros.perception_node\n"
+                            "bad = [m for m in sys.modules if m.startswith('owss_ros.tools')]\nassert not bad, bad")
+    assert node.returncode == 0, node.stderr
