@@ -48,13 +48,38 @@ def test_every_key_round_trips_through_the_file(tmp_path):
     assert not list(tmp_path.glob("*.partial"))  # written through the atomic helper
 
 
-def test_the_bundled_format_1_file_is_read_with_its_scoring():
-    calibration = load_calibration(REPO_ROOT / "models" / "default" / "calibration.yaml")
+LEGACY_FILE = """# written by owss_ros calibrate before format versions existed
+lambda_out: 0.7789728045463562
+lambda_novel: 3.743719788567094
+eds_range: [162.0, 324.0]
+score_mode: eds_mmsp
+eds_normalization: fixed
+beta: 20.0
+gamma: 0.8
+temperature: 3.0
+target_fpr: 0.05
+achieved_fpr: 0.04999997232144107
+model_fingerprint: 9f27e7deae18c1f880e0bfbc25f71dc97de7519de647ac484275ede6b241534c
+"""
+
+
+def test_a_format_1_file_is_read_with_its_scoring(tmp_path):
+    path = tmp_path / "calibration.yaml"
+    path.write_text(LEGACY_FILE)
+    calibration = load_calibration(path)
     assert calibration.format_version == cal.LEGACY_VERSION
     assert calibration.scoring.score_mode is ScoreMode.EDS_MMSP
     assert calibration.scoring.eds_normalization is EDSNormalization.FIXED
     assert calibration.scoring.eds_range == (162.0, 324.0) and calibration.lambda_out is not None
     assert "achieved_fpr" in calibration.provenance  # documentation keys of format 1 become provenance
+
+
+def test_the_bundled_file_is_current_and_made_for_the_bundled_weights():
+    from owss_ros.core.checkpoint import file_fingerprint
+
+    calibration = load_calibration(REPO_ROOT / "models" / "default" / "calibration.yaml")
+    assert calibration.format_version == cal.FORMAT_VERSION and calibration.lambda_out is not None
+    assert calibration.model_fingerprint == file_fingerprint(REPO_ROOT / "models" / "default" / "model.safetensors")
 
 
 @pytest.mark.parametrize("document, message", [
