@@ -42,6 +42,7 @@ from owss_ros.core.calibration import Calibration, CalibrationError, ScoringDefi
 from owss_ros.core.checkpoint import ModelSpec, file_fingerprint, read_spec
 from owss_ros.core.class_set import ClassEntry, ClassSet, ClassSetError
 from owss_ros.core.classes import CITYSCAPES_CLASSES, UNKNOWN_ID
+from owss_ros.core.novel_guard import KnownPixelSample
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.runtime.class_registry import ClassChangeRefused, ClassRegistry
 from owss_ros.runtime.frames import Frame, FrameRejectedError
@@ -72,6 +73,20 @@ class StartupError(RuntimeError):
     """The engine cannot start with this configuration; the message says why."""
 
 
+KNOWN_PIXELS_FILE = "known_pixels.safetensors"
+
+
+def _open_known_pixels(model_path: Path, fingerprint: str) -> KnownPixelSample | None:
+    """The NPM guard's sample beside the model, if there is one; one for other weights is refused."""
+    path = model_path.parent / KNOWN_PIXELS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return KnownPixelSample.load(path, expected_fingerprint=fingerprint)
+    except Exception as error:  # noqa: BLE001 - any unreadable sample is a start-up error
+        raise StartupError(f"NPM guard sample {path}: {error}") from error
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """The model weights and the calibration that goes with them, read before anything starts."""
@@ -81,6 +96,7 @@ class ModelFiles:
     fingerprint: str
     calibration: Calibration
     calibration_source: str  # the file, or why there is none
+    known_pixels: KnownPixelSample | None = None  # the NPM guard's sample (known_pixels.safetensors beside the model)
 
     @classmethod
     def open(cls, model_path: str | Path, calibration_path: str = "") -> "ModelFiles":
@@ -93,19 +109,20 @@ class ModelFiles:
         except Exception as error:  # noqa: BLE001 - any unreadable file is a start-up error
             raise StartupError(f"cannot read the model spec from {model_path}: {error}") from error
         fingerprint = file_fingerprint(model_path)
+        guard = _open_known_pixels(model_path, fingerprint)
         if calibration_path == CALIBRATION_NONE:
-            return cls(model_path, spec, fingerprint, Calibration(), "none (calibration_path: none)")
+            return cls(model_path, spec, fingerprint, Calibration(), "none (calibration_path: none)", guard)
         path = Path(calibration_path) if calibration_path else model_path.parent / "calibration.yaml"
         if not path.is_file():
             if calibration_path:
                 raise StartupError(f"calibration file not found: {path} (parameter calibration_path)")
-            return cls(model_path, spec, fingerprint, Calibration(), f"none ({path} does not exist)")
+            return cls(model_path, spec, fingerprint, Calibration(), f"none ({path} does not exist)", guard)
         try:
             calibration = load_calibration(path)
             calibration.check_model(fingerprint, spec.temperature)
         except CalibrationError as error:
             raise StartupError(str(error)) from error
-        return cls(model_path, spec, fingerprint, calibration, str(path))
+        return cls(model_path, spec, fingerprint, calibration, str(path), guard)
 
     def scoring_defaults(self) -> ScoringConfig:
         """The calibration's scoring and thresholds, else the paper's defaults (model's T)."""
@@ -394,6 +411,10 @@ class OpenWorldEngine:
         prototype, pixels = prototype_from_embeddings(embeddings, scaled_masks)
         if not np.isfinite(prototype).all():
             raise TeachingError("the prototype is not finite (the model produced NaN)")
+
+        guard = self.model.known_pixels
+        if lambda_novel is None and guard is not None:  # the operator gave no radius: cap the node's by the guard
+            lambda_novel, _ = guard.bounded_lambda(self._snapshot.config.lambda_novel, torch.from_numpy(prototype))
 
         def add(current: ClassSet):
             nearest = nearest_prototype(current, prototype, self.model.spec.temperature)

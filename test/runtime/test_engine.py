@@ -218,3 +218,29 @@ def test_worker_latest_frame_wins_and_delivers(model_path, tmp_path):
         assert "total" in engine.health().latencies
     finally:
         engine.close()
+
+
+def test_the_npm_guard_beside_the_model_caps_lambda_novel_of_a_class_taught_without_one(tmp_path):
+    from owss_ros.core.novel_guard import KnownPixelSample
+
+    torch.manual_seed(5)
+    path = tmp_path / "model" / "model.safetensors"
+    path.parent.mkdir()
+    save_model(path, build_model(ModelSpec()), ModelSpec())
+    frame, mask = box_frame()
+    plain = make_engine(path, tmp_path / "a")
+    unguarded = plain.teach("box", [frame], [mask]).lambda_novel
+    assert unguarded is None  # no sample: the node's lambda_novel applies
+    backend_embedding = plain._backend.embed(frame)  # known pixels = the frame's own background
+    background = torch.from_numpy(backend_embedding.reshape(19, -1).T.copy())
+    KnownPixelSample(background, file_fingerprint(path), "test", 0.01).save(path.parent / "known_pixels.safetensors")
+    guarded = make_engine(path, tmp_path / "b", scoring=ScoringConfig(lambda_novel=1e6))
+    result = guarded.teach("box", [frame], [mask])
+    sample = guarded.model.known_pixels
+    prototype = torch.tensor(result.entry.prototype, dtype=torch.float32)
+    assert result.lambda_novel == pytest.approx(sample.distance_quantile(prototype), rel=1e-5)
+    assert result.lambda_novel < 1e6
+    assert guarded.teach("box2", [frame], [mask], lambda_novel=1e6).lambda_novel == 1e6  # the operator's own wins
+    KnownPixelSample(background, "0" * 64, "test").save(path.parent / "known_pixels.safetensors")
+    with pytest.raises(StartupError, match="NPM guard sample"):
+        ModelFiles.open(path, "none")
