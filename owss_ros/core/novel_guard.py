@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
 from owss_ros.core.atomic_file import atomic_write_bytes
@@ -47,18 +47,20 @@ class KnownPixelSample:
         if not 0.0 < self.guard_quantile < 1.0:
             raise ValueError(f"guard_quantile must be in (0, 1), got {self.guard_quantile}")
 
+    def _distances(self, prototype: Tensor) -> Tensor:
+        """(P,) squared distances ||e - m||^2 of the sample to prototype ``m`` (C,)."""
+        if prototype.shape != self.embeddings.shape[1:]:
+            raise ValueError(f"prototype of {tuple(prototype.shape)} vs a {self.embeddings.shape[1]}-d sample")
+        return ((self.embeddings.float() - prototype.float()[None]) ** 2).sum(dim=1)
+
     def distance_quantile(self, prototype: Tensor, quantile: float | None = None) -> float:
         """The ``quantile`` of ||e - m||^2 over the sample for prototype ``m`` (C,)."""
         q = self.guard_quantile if quantile is None else quantile
-        if prototype.shape != self.embeddings.shape[1:]:
-            raise ValueError(f"prototype of {tuple(prototype.shape)} vs a {self.embeddings.shape[1]}-d sample")
-        d = ((self.embeddings.float() - prototype.float()[None]) ** 2).sum(dim=1)
-        return float(torch.quantile(d, q))
+        return float(torch.quantile(self._distances(prototype), q))
 
     def share_within(self, prototype: Tensor, radius: float) -> float:
         """The share of sample pixels with ||e - m||^2 < radius (what Eq. 12's first test admits)."""
-        d = ((self.embeddings.float() - prototype.float()[None]) ** 2).sum(dim=1)
-        return float((d < radius).float().mean())
+        return float((self._distances(prototype) < radius).float().mean())
 
     def bounded_lambda(self, lambda_novel: float, prototype: Tensor) -> tuple[float, float]:
         """(min(lambda_novel, bound), bound) for a new prototype."""
@@ -68,12 +70,8 @@ class KnownPixelSample:
     def save(self, path: str | Path) -> None:
         metadata = {"format": _FORMAT, "version": str(FORMAT_VERSION), "model_fingerprint": self.model_fingerprint,
                     "source": self.source, "guard_quantile": repr(self.guard_quantile)}
-        tmp = Path(str(path) + ".staging")
-        save_file({"embeddings": self.embeddings.to(torch.float16).contiguous()}, str(tmp), metadata=metadata)
-        try:
-            atomic_write_bytes(Path(path), tmp.read_bytes())
-        finally:
-            tmp.unlink(missing_ok=True)
+        data = save({"embeddings": self.embeddings.to(torch.float16).contiguous()}, metadata=metadata)
+        atomic_write_bytes(Path(path), data)
 
     @classmethod
     def load(cls, path: str | Path, expected_fingerprint: str | None = None) -> "KnownPixelSample":

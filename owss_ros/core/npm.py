@@ -11,9 +11,9 @@ quantity as the exponent of Eq. 2 (base prototypes are 2 T^2 = 18 apart for T = 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from owss_ros.core.prototypes import upsample
 from owss_ros.core.scoring import Scalar
 
 NO_NOVEL_CLASS = -1
@@ -21,10 +21,8 @@ _FAR = 1.0e30  # distance given to unused prototype slots; finite so exported gr
 
 
 def upsample_embedding(embedding: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear upsampling of (B, C, h, w) embeddings to (H, W), as done for training."""
-    if tuple(embedding.shape[-2:]) == tuple(size):
-        return embedding
-    return F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
+    """Bilinear upsampling of (B, C, h, w) embeddings to (H, W): :func:`owss_ros.core.prototypes.upsample`."""
+    return upsample(embedding, size)
 
 
 def novel_prototype(embeddings: Tensor, masks: Tensor) -> tuple[Tensor, int]:

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from owss_ros.core.dmlnet import DMLNet
+from owss_ros.core.dmlnet import DMLNet, upsampled_output  # noqa: F401 - re-exported for callers
 from owss_ros.core.metrics import ConfusionMatrixMeter, SegmentationMetrics
-
-
-def upsampled_output(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Embeddings (DMLNet) or logits (twin) bilinearly upsampled to the input size."""
-    return F.interpolate(model(images), size=images.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def close_set_prediction(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_model
 from owss_ros.core.atomic_file import atomic_write_bytes
 from owss_ros.core.classes import IGNORE_INDEX
+from owss_ros.core.prototypes import upsample
 from owss_ros.core.losses import DMLLoss, split_outliers, uniform_posterior_loss
 from owss_ros.training.config import TrainConfig, config_to_dict
 from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names
@@ -121,7 +122,7 @@ class Trainer:
         stride = self.config.schedule.loss_stride
         if stride > 1:  # the label pixel nearest each centre of the coarser grid
             labels = labels[:, stride // 2::stride, stride // 2::stride]
-        out = F.interpolate(raw.float(), size=labels.shape[-2:], mode="bilinear", align_corners=False)
+        out = upsample(raw.float(), labels.shape[-2:])
         if self.loss_fn is not None:
             return self.loss_fn(self.core_model.base_distances(out), labels)
         known, outlier = split_outliers(labels)
