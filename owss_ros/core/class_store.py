@@ -113,3 +113,52 @@ def load_class_set(path: str | os.PathLike, expected_fingerprint: str | None = N
     except OSError as exc:
         raise ClassStoreError(f"{path}: cannot read the class store ({exc})") from exc
     return decode_class_set(data, str(path), expected_fingerprint)
+
+
+# --------------------------------------------------------------------------- one taught class
+# A taught class moved between vehicles (ExportClass / ImportClass, ``owss_ros class-export``):
+# its name, prototype and lambda_novel, valid only for the model whose fingerprint it carries.
+TAUGHT_CLASS_FORMAT = "owss_ros.taught_class"
+TAUGHT_CLASS_VERSION = 1
+
+
+def encode_taught_class(entry: ClassEntry, model_fingerprint: str) -> bytes:
+    """One taught class (with a prototype) as a versioned JSON document with a checksum."""
+    if entry.prototype is None:
+        raise ClassStoreError(f"{entry.name!r} is a base class of the model; only taught classes can be exported")
+    payload = {"model_fingerprint": model_fingerprint, "embedding_dim": len(entry.prototype),
+               "class": {k: v for k, v in _entry_to_json(entry).items() if k != "id"}}
+    document = {"format": TAUGHT_CLASS_FORMAT, "version": TAUGHT_CLASS_VERSION, **payload,
+                "sha256": _checksum(payload)}
+    return (json.dumps(document) + "\n").encode()
+
+
+def decode_taught_class(data: bytes | str, source: str = "<class>",
+                        expected_fingerprint: str | None = None) -> ClassEntry:
+    """The exported class (its ``class_id`` is -1: the importing set assigns one); ClassStoreError
+    says why a document is refused, including one made for another model."""
+    try:
+        document = json.loads(data if isinstance(data, str) else data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClassStoreError(f"{source}: not an exported class (corrupt JSON: {exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != TAUGHT_CLASS_FORMAT:
+        raise ClassStoreError(f"{source}: not an exported owss_ros class (format {TAUGHT_CLASS_FORMAT!r} expected)")
+    if document.get("version") != TAUGHT_CLASS_VERSION:
+        raise ClassStoreError(f"{source}: exported class version {document.get('version')!r} is not supported "
+                              f"(this build reads version {TAUGHT_CLASS_VERSION})")
+    try:
+        payload = {k: document[k] for k in ("model_fingerprint", "embedding_dim", "class")}
+        if document.get("sha256") != _checksum(payload):
+            raise ClassStoreError(f"{source}: checksum mismatch, the exported class was altered or truncated")
+        entry = _entry_from_json({**payload["class"], "id": -1})
+        if entry.prototype is None or len(entry.prototype) != int(payload["embedding_dim"]):
+            raise ClassStoreError(f"{source}: the exported class has no prototype of {payload['embedding_dim']} values")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClassStoreError(f"{source}: malformed exported class ({exc!r})") from exc
+    fingerprint = str(payload["model_fingerprint"])
+    if expected_fingerprint is not None and fingerprint != expected_fingerprint:
+        raise ClassStoreError(
+            f"{source}: class {entry.name!r} was exported from model {fingerprint[:12] or '<unknown>'}, not the "
+            f"loaded model {expected_fingerprint[:12]}: its prototype lives in another embedding space; teach it "
+            "again on this model, or run the same model weights on both nodes")
+    return entry

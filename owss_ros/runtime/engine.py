@@ -8,8 +8,9 @@ classes while it runs (DMLNet scoring, NPM teaching), with no ROS in it.
     engine.teach("moose", frames=[stamp_ns], masks=["moose.png"])       # NPM, Eq. 11
     engine.forget("moose"); engine.set_scoring(config); engine.health()
 
-Threading: :meth:`submit` only stores the newest frame (latest frame wins; drops are counted)
-and appends it to the ring buffer. One worker thread owns the backend and runs every frame
+Threading: :meth:`submit` checks a frame's header (size, encoding, max_image_pixels; a refused
+frame is counted and never buffered), stores it as the newest frame (latest frame wins; drops
+are counted) and appends it to the ring buffer. One worker thread owns the backend and runs every frame
 (:meth:`process`, then ``deliver``) and every embedding of a shot being taught, alternating them,
 so teaching delays frames by at most one embedding per shot. Everything a frame is scored and
 drawn with is one immutable :class:`ScoringSnapshot`, swapped as a single reference: a class or
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -40,7 +42,14 @@ from owss_ros.backends.factory import create_backend, default_cache_dir
 from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.core.calibration import Calibration, CalibrationError, ScoringDefinition, load_calibration
 from owss_ros.core.checkpoint import ModelSpec, file_fingerprint, read_spec
-from owss_ros.core.class_set import ClassEntry, ClassSet, ClassSetError
+from owss_ros.core.class_names import (
+    TeachingRuleError,
+    check_distinct_prototype_in,
+    check_mask_pixels,
+    check_new_class_name_in,
+)
+from owss_ros.core.class_set import ClassEntry, ClassOrigin, ClassSet, ClassSetError
+from owss_ros.core.class_store import ClassStoreError, decode_taught_class, encode_taught_class
 from owss_ros.core.classes import CITYSCAPES_CLASSES, UNKNOWN_ID
 from owss_ros.core.novel_guard import KnownPixelSample
 from owss_ros.core.open_set import ScoringConfig
@@ -48,12 +57,11 @@ from owss_ros.runtime.class_registry import ClassChangeRefused, ClassRegistry
 from owss_ros.runtime.frames import Frame, FrameRejectedError
 from owss_ros.runtime.mask_files import MaskFileError, read_mask_png, resolve_mask_path
 from owss_ros.runtime.overlay import palette_lut, render_overlay
-from owss_ros.runtime.ring_buffer import FrameNotBufferedError, FrameRingBuffer
+from owss_ros.runtime.ring_buffer import DEFAULT_MAX_BYTES, FrameNotBufferedError, FrameRingBuffer
 from owss_ros.runtime.statistics import StageLatencies
 from owss_ros.runtime.teaching import (
     TeachingError,
     TeachingShot,
-    check_class_name,
     mask_on_scaled_frame,
     nearest_prototype,
     prototype_from_embeddings,
@@ -64,8 +72,8 @@ MAP_OUTPUTS = ("labels", "anomaly", "open_set", "overlay")
 OUTPUTS = MAP_OUTPUTS + ("camera_info",)
 EMBED_TIMEOUT_S = 60.0
 WARNING_THROTTLE_S = 5.0
-REQUEST_ERRORS = (TeachingError, ClassSetError, ClassChangeRefused, FrameNotBufferedError, FrameRejectedError,
-                  MaskFileError)
+REQUEST_ERRORS = (TeachingError, TeachingRuleError, ClassSetError, ClassChangeRefused, FrameNotBufferedError, FrameRejectedError,
+                  MaskFileError, ClassStoreError)
 CALIBRATION_NONE = "none"
 
 
@@ -149,7 +157,11 @@ class EngineConfig:
     class_store_on_error: str = "refuse"  # refuse | base_only
     max_novel_classes: int = 16
     mask_directory: str = ""  # "" = mask files disabled
-    ring_buffer_size: int = 30
+    ring_buffer_size: int = 300  # most frames kept for teaching by stamp; 0 disables
+    ring_buffer_seconds: float = 10.0  # frames that arrived in the last this many seconds; 0 disables
+    ring_buffer_max_bytes: int = DEFAULT_MAX_BYTES  # message data held by the ring
+    pinned_frames: int = 8  # frames snapshot_frame can hold beyond the ring
+    pinned_frame_timeout_s: float = 300.0
     stamp_tolerance_s: float = 0.0
     max_shots: int = 16
     max_image_pixels: int = 16_777_216
@@ -255,16 +267,21 @@ class OpenWorldEngine:
         if config.cpu_threads > 0:
             torch.set_num_threads(config.cpu_threads)
         self._registry = self._open_class_store()  # before the backend: a bad store fails fast
+        self._make_mask_directory()
         self._backend = self._create_backend()
         self._backend_facts = {f"backend.{k}": str(v) for k, v in self._backend.describe().items()}
         self._state_lock = threading.Lock()
         self._snapshot = ScoringSnapshot.compose(self._registry.current, scoring, overlay_alpha)
-        self._ring = FrameRingBuffer(config.ring_buffer_size)
+        self._ring = FrameRingBuffer(config.ring_buffer_size, config.ring_buffer_max_bytes, config.ring_buffer_seconds,
+                                     config.pinned_frames, config.pinned_frame_timeout_s)
         self._mailbox = FrameMailbox()
         self._latencies = StageLatencies(config.statistics_window)
         self._counts = {"frames_processed": 0, "frames_rejected": 0, "frames_skipped_no_subscribers": 0,
-                        "inference_errors": 0}
+                        "inference_errors": 0, "frames_lost_before_node": 0}
+        self._lost_in_period = 0
+        self._closing = False
         self._rejections_in_period: list[str] = []
+        self._count_lock = threading.Lock()  # counters are bumped from the camera and the worker threads
         self._warned_at: dict[str, float] = {}
         self._worker: InferenceWorker | None = None
         self._wanted: Callable[[], Collection[str]] = lambda: OUTPUTS
@@ -284,6 +301,18 @@ class OpenWorldEngine:
                 "class_store_on_error: base_only to start with the base classes only.") from error
         (self._log.error if registry.persistence_error else self._log.info)(line)
         return registry
+
+    def _make_mask_directory(self) -> None:
+        if not self.config.mask_directory:
+            return
+        path = Path(os.path.expanduser(self.config.mask_directory))
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StartupError(f"cannot create the mask directory {path} (parameter mask_directory): {error}; "
+                               "set another directory, or \"\" to disable mask_paths") from error
+        if path.is_dir():
+            self._log.info(f"mask directory: {path.resolve()}")
 
     def _create_backend(self) -> InferenceBackend:
         return build_backend(self.model.model_path, self.config)
@@ -312,15 +341,47 @@ class OpenWorldEngine:
         self._worker = InferenceWorker(self._mailbox, self._on_posted, self._report_worker_error)
         self._worker.start()
 
-    def submit(self, frame: Frame) -> None:
-        """A new camera frame (never blocks): buffered for teaching, and the newest one is processed."""
-        self._ring.append(frame.stamp_ns, frame)
+    def submit(self, frame: Frame) -> bool:
+        """A new camera frame (never blocks): checked from its header, buffered for teaching, and the
+        newest one is processed. False when it is refused (counted, never buffered)."""
+        try:
+            self._check_frame_size(frame.size())
+        except FrameRejectedError as error:
+            self._reject(str(error))
+            return False
+        self._ring.append(frame.stamp_ns, frame, frame.nbytes)
         self._mailbox.post_frame(frame)
+        return True
+
+    def _check_frame_size(self, camera_hw: tuple[int, int]) -> None:
+        h, w = camera_hw
+        if h <= 0 or w <= 0:
+            raise FrameRejectedError(f"zero-sized image {w}x{h}")
+        if h * w > self.config.max_image_pixels:
+            raise FrameRejectedError(f"image {w}x{h} has {h * w} pixels, more than max_image_pixels "
+                                     f"{self.config.max_image_pixels}")
+
+    def snapshot_newest(self) -> tuple[int, tuple[int, int]]:
+        """Pin the newest buffered frame for teaching: ``(stamp_ns, (H, W))``. It stays findable by its
+        stamp beyond the ring until a class is taught from it or ``pinned_frame_timeout_s`` passes.
+        Raises FrameNotBufferedError when no frame is buffered."""
+        stamp_ns, frame = self._ring.pin_newest()
+        return stamp_ns, tuple(frame.size())
+
+    def buffered_frame(self, stamp_ns: int) -> np.ndarray:
+        """The (H, W, 3) RGB pixels of a buffered or pinned frame (exact stamp)."""
+        try:
+            return self._ring.find(int(stamp_ns)).decode()
+        except FrameRejectedError as error:
+            raise TeachingError(f"the frame at {stamp_ns} ns cannot be decoded: {error}") from error
+
+    def pinned_frame_count(self) -> int:
+        return len(self._ring.pinned_stamps())
 
     def _on_posted(self, posted: PostedFrame) -> None:
         started = time.monotonic()
         outputs = self.process(posted.frame, self._wanted())
-        if outputs is None:
+        if outputs is None or self._closing:
             return
         delivering = time.monotonic()
         self._deliver(outputs)
@@ -371,9 +432,22 @@ class OpenWorldEngine:
             return tuple(camera_hw)
         return FrameGeometry.fit(tuple(camera_hw), self.config.input_hw).scaled_hw
 
+    def count_lost(self, lost: int, where: str = "") -> None:
+        """Frames the transport lost before they reached the caller (e.g. a DDS message_lost event)."""
+        if lost <= 0:
+            return
+        with self._count_lock:
+            self._counts["frames_lost_before_node"] += int(lost)
+            self._lost_in_period += int(lost)
+        self._warn_throttled(f"camera frames are lost before they reach the node{where}: large best-effort "
+                             "images need the Fast DDS large-image profile (config/fastdds_large_images.xml) "
+                             "in the camera's and the node's environment, or image_qos_reliability: reliable")
+
     def _reject(self, reason: str) -> None:
-        self._counts["frames_rejected"] += 1
-        self._rejections_in_period.append(reason)
+        with self._count_lock:
+            self._counts["frames_rejected"] += 1
+            self._rejections_in_period.append(reason)
+            del self._rejections_in_period[:-100]
         self._warn_throttled(f"frame rejected: {reason}")
 
     def _report_worker_error(self, error: BaseException) -> None:
@@ -394,15 +468,21 @@ class OpenWorldEngine:
               lambda_novel: float | None = None) -> TeachResult:
         """Add class ``name`` by NPM (Eq. 11) from shots: the i-th mask (an (H, W) uint8 array, or a PNG
         path inside ``mask_directory``) drawn on the i-th frame (an (H, W, 3) uint8 RGB array, or the
-        stamp in ns of a buffered frame, 0 = the newest). Raises one of :data:`REQUEST_ERRORS`."""
-        name = check_class_name(self._registry.current, name)
+        stamp in ns of a buffered or pinned frame, 0 = the newest). Raises one of :data:`REQUEST_ERRORS`.
+
+        The rules of :mod:`owss_ros.core.class_names` apply: the class name rule, at least
+        MIN_MASK_PIXELS pixels per shot at model resolution, and a prototype that is not (nearly)
+        one already taught."""
+        name = check_new_class_name_in(self._registry.current, name)
+        _check_free_slot(self._registry.current)
         if lambda_novel is not None and not (math.isfinite(lambda_novel) and lambda_novel > 0):
             raise TeachingError(f"lambda_novel must be a finite number > 0, got {lambda_novel}")
-        shots = self._shots(frames, masks)
+        shots, buffered_stamps = self._shots(frames, masks)
         embeddings, scaled_masks = [], []
         for shot in shots:
             geometry = FrameGeometry.fit(shot.frame.shape[:2], self.config.input_hw)
             scaled_masks.append(mask_on_scaled_frame(shot.mask, geometry, shot.label))
+            check_mask_pixels(scaled_masks[-1].sum(), shot.label, resolution_hw=geometry.scaled_hw)
             embedding = self._on_worker(lambda frame=shot.frame: self._backend.embed(frame))
             if embedding.shape[1:] != scaled_masks[-1].shape:
                 raise TeachingError(f"{shot.label}: backend embedding {embedding.shape[1:]} does not match the "
@@ -416,18 +496,23 @@ class OpenWorldEngine:
         if lambda_novel is None and guard is not None:  # the operator gave no radius: cap the node's by the guard
             lambda_novel, _ = guard.bounded_lambda(self._snapshot.config.lambda_novel, torch.from_numpy(prototype))
 
-        def add(current: ClassSet):
+        def add(current: ClassSet):  # under the registry's lock: the rules see every committed change
+            check_new_class_name_in(current, name)
+            check_distinct_prototype_in(current, prototype, name)
             nearest = nearest_prototype(current, prototype, self.model.spec.temperature)
             new_set, entry = current.with_novel(name, prototype, lambda_novel=lambda_novel, pixels=pixels,
                                                 shots=len(shots))
             return new_set, (entry, nearest)
 
         entry, (nearest_name, nearest_distance) = self._registry.change(add, self._class_set_committed)
+        self._ring.release(buffered_stamps)
         result = TeachResult(entry, len(shots), pixels, lambda_novel, nearest_name, nearest_distance)
         self._log.info(result.message)
         return result
 
-    def _shots(self, frames: Sequence[np.ndarray | int], masks: Sequence[np.ndarray | str]) -> list[TeachingShot]:
+    def _shots(self, frames: Sequence[np.ndarray | int],
+               masks: Sequence[np.ndarray | str]) -> tuple[list[TeachingShot], list[int]]:
+        """The shots, and the stamps of the buffered frames they use."""
         if len(frames) != len(masks):
             raise TeachingError(f"{len(masks)} masks for {len(frames)} frames: the i-th mask belongs to the i-th "
                                 "frame, so the counts must be equal")
@@ -435,7 +520,7 @@ class OpenWorldEngine:
             raise TeachingError("no shots: give at least one frame and its mask")
         if len(frames) > self.config.max_shots:
             raise TeachingError(f"{len(frames)} shots; at most max_shots {self.config.max_shots}")
-        shots = []
+        shots, buffered_stamps = [], []
         for i, (frame, mask) in enumerate(zip(frames, masks)):
             if isinstance(mask, str):
                 label = f"shot {i} (mask_paths[{i}] {mask!r})"
@@ -447,6 +532,7 @@ class OpenWorldEngine:
                     raise TeachingError(f"{label}: the mask is larger than max_image_pixels")
             if not isinstance(frame, np.ndarray):
                 buffered = self._ring.find(int(frame), int(round(self.config.stamp_tolerance_s * 1e9)))
+                buffered_stamps.append(buffered.stamp_ns)
                 try:
                     frame = buffered.decode()
                 except FrameRejectedError as error:
@@ -454,7 +540,35 @@ class OpenWorldEngine:
             elif frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise TeachingError(f"{label}: a frame must be (H, W, 3) uint8 RGB, got {frame.dtype} {frame.shape}")
             shots.append(TeachingShot(frame, mask, label))
-        return shots
+        return shots, buffered_stamps
+
+    def export_class(self, name: str) -> bytes:
+        """The taught class ``name`` as an exported-class document (see :mod:`owss_ros.core.class_store`)
+        for another engine running the same model."""
+        entry = self._registry.current.find(name)
+        if entry is None:
+            raise TeachingError(f"no class {name!r}")
+        if entry.origin is ClassOrigin.BASE:
+            raise TeachingError(f"{entry.name!r} is a base class of the model; only taught classes can be exported")
+        return encode_taught_class(entry, self.model.fingerprint)
+
+    def import_class(self, document: bytes | str, name: str = "") -> ClassEntry:
+        """Add a class exported by :meth:`export_class` of an engine with the same model (optionally
+        under another ``name``); the teaching rules apply, and a document for another model is refused."""
+        exported = decode_taught_class(document, "class_json", expected_fingerprint=self.model.fingerprint)
+        name = name or exported.name
+
+        def add(current: ClassSet):
+            check_new_class_name_in(current, name)
+            _check_free_slot(current)
+            check_distinct_prototype_in(current, exported.prototype, name)
+            return current.with_novel(name, exported.prototype, lambda_novel=exported.lambda_novel,
+                                      pixels=exported.pixels, shots=exported.shots)
+
+        entry = self._registry.change(add, self._class_set_committed)
+        self._log.info(f"imported class {entry.class_id} {entry.name!r} (exported as {exported.name!r}, "
+                       f"{exported.pixels} pixels, {exported.shots} shot(s))")
+        return entry
 
     def forget(self, key: str | int) -> ClassEntry:
         """Remove a class by name or id (255 is unknown, never a class). Raises one of :data:`REQUEST_ERRORS`."""
@@ -499,9 +613,16 @@ class OpenWorldEngine:
         counters = {"frames_received": self._mailbox.counters.received,
                     "frames_dropped": self._mailbox.counters.dropped, **self._counts,
                     "classes": len(snapshot.class_set.entries),
-                    "novel_classes": len(snapshot.class_set.novel_entries)}
-        rejections, self._rejections_in_period = self._rejections_in_period, []
+                    "novel_classes": len(snapshot.class_set.novel_entries),
+                    "frames_buffered": len(self._ring), "frames_buffered_bytes": self._ring.nbytes,
+                    "frames_pinned": self.pinned_frame_count()}
+        with self._count_lock:
+            rejections, self._rejections_in_period = self._rejections_in_period, []
+            lost, self._lost_in_period = self._lost_in_period, 0
+            counters.update(self._counts)
         warnings = [f"{len(rejections)} frame(s) rejected, last: {rejections[-1]}"] if rejections else []
+        if lost:
+            warnings.append(f"{lost} camera frame(s) lost before the node (transport; see frames_lost_before_node)")
         facts = {**self._backend_facts, "model_path": str(self.model.model_path),
                  "model_fingerprint": self.model.fingerprint, "calibration": self.model.calibration_source,
                  "class_store_path": str(self._registry.store_path or "")}
@@ -509,8 +630,15 @@ class OpenWorldEngine:
         return Health(counters, self._latencies.percentiles(), facts, errors, warnings)
 
     def close(self) -> None:
+        """Stop delivering outputs, then stop the worker (waits for the frame in progress)."""
+        self._closing = True
         if self._worker is not None:
             self._worker.stop()
+
+
+def _check_free_slot(class_set: ClassSet) -> None:
+    if len(class_set.novel_entries) >= class_set.capacity:
+        raise TeachingError(f"all {class_set.capacity} novel class slots are in use; remove a class first")
 
 
 def _resized(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

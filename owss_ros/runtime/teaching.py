@@ -32,7 +32,8 @@ class TeachingShot:
 
 
 def mask_on_scaled_frame(mask: np.ndarray, geometry: FrameGeometry, label: str) -> np.ndarray:
-    """The mask resized (nearest) onto ``geometry.scaled_hw``; refuses wrong sizes and empties."""
+    """The mask resized (nearest) onto ``geometry.scaled_hw``; refuses wrong sizes and empty masks (the
+    minimum pixel count at model resolution is :func:`owss_ros.core.class_names.check_mask_pixels`)."""
     if mask.ndim != 2:
         raise TeachingError(f"{label}: the mask must be a single-channel image, got shape {mask.shape}")
     accepted = {tuple(geometry.camera_hw), tuple(geometry.scaled_hw)}
@@ -48,9 +49,6 @@ def mask_on_scaled_frame(mask: np.ndarray, geometry: FrameGeometry, label: str) 
     binary = (mask != 0).astype(np.uint8)
     if binary.shape != (sh, sw):
         binary = np.asarray(PILImage.fromarray(binary).resize((sw, sh), PILImage.NEAREST))
-    if not binary.any():
-        raise TeachingError(f"{label}: the mask is too thin: no pixel is left at model resolution "
-                            f"{sw}x{sh}")
     return binary
 
 
@@ -81,15 +79,3 @@ def nearest_prototype(class_set: ClassSet, prototype: np.ndarray, temperature: f
     p = prototype.astype(np.float64)
     distances = [(name, float(((p - m) ** 2).sum())) for name, m in candidates]
     return min(distances, key=lambda item: item[1])
-
-
-def check_class_name(class_set: ClassSet, name: str) -> str:
-    """The stripped name, or TeachingError when it is empty, taken, or no slot is free."""
-    stripped = name.strip()
-    if not stripped:
-        raise TeachingError("class_name is empty")
-    if class_set.find(stripped) is not None:
-        raise TeachingError(f"a class named {stripped!r} already exists")
-    if len(class_set.novel_entries) >= class_set.capacity:
-        raise TeachingError(f"all {class_set.capacity} novel class slots are in use; remove a class first")
-    return stripped

@@ -25,6 +25,8 @@ from owss_ros.runtime.class_registry import ClassChangeRefused
 from owss_ros.runtime.mask_files import MaskFileError
 from owss_ros.runtime.ring_buffer import FrameNotBufferedError
 from owss_ros.runtime.teaching import TeachingError
+from owss_ros.core.class_names import MIN_MASK_PIXELS, TeachingRuleError
+from owss_ros.core.class_store import ClassStoreError
 
 INPUT_HW = (64, 128)
 CAMERA_HW = (96, 160)
@@ -98,7 +100,7 @@ def test_rejected_frames_are_counted_with_the_reason(model_path, tmp_path):
 def test_teach_by_stamp_and_mask_file_then_forget(model_path, tmp_path):
     engine = make_engine(model_path, tmp_path)
     frame, mask = box_frame()
-    (tmp_path / "masks").mkdir()
+    (tmp_path / "masks").mkdir(exist_ok=True)
     PILImage.fromarray(mask).save(tmp_path / "masks" / "box.png")
     engine.submit(Frame.of_array(frame, 5_000_000_000))
     result = engine.teach("box", [5_000_000_000], ["box.png"], lambda_novel=None)
@@ -139,7 +141,7 @@ def test_names_and_slots(model_path, tmp_path):
     engine = make_engine(model_path, tmp_path, max_novel_classes=1)
     frame, mask = box_frame()
     engine.teach("box", [frame], [mask])
-    with pytest.raises(TeachingError, match="already exists"):
+    with pytest.raises(TeachingRuleError, match="already exists"):
         engine.teach("box", [frame], [mask])
     with pytest.raises(TeachingError, match="slots are in use"):
         engine.teach("other", [frame], [mask])
@@ -240,7 +242,140 @@ def test_the_npm_guard_beside_the_model_caps_lambda_novel_of_a_class_taught_with
     prototype = torch.tensor(result.entry.prototype, dtype=torch.float32)
     assert result.lambda_novel == pytest.approx(sample.distance_quantile(prototype), rel=1e-5)
     assert result.lambda_novel < 1e6
-    assert guarded.teach("box2", [frame], [mask], lambda_novel=1e6).lambda_novel == 1e6  # the operator's own wins
+    other_frame, other_mask = box_frame(color=(0, 200, 250))  # same pixels again would be a duplicate prototype
+    assert guarded.teach("box2", [other_frame], [other_mask], lambda_novel=1e6).lambda_novel == 1e6  # the operator's own wins
     KnownPixelSample(background, "0" * 64, "test").save(path.parent / "known_pixels.safetensors")
     with pytest.raises(StartupError, match="NPM guard sample"):
         ModelFiles.open(path, "none")
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("x" * 100_000, "too long: 100000 characters"),
+    ("cone\nx", "not allowed"),
+    ("unknown", "reserved"),
+    ("Animal", "use 'animal'"),
+    ("a/b/../c", "characters that are not allowed"),
+    ("traffic_light", "base class 'traffic light'"),
+    (" box", "white space"),
+])
+def test_teach_applies_the_class_name_rule(model_path, tmp_path, name, reason):
+    engine = make_engine(model_path, tmp_path)
+    frame, mask = box_frame()
+    with pytest.raises(TeachingRuleError, match=reason) as error:
+        engine.teach(name, [frame], [mask])
+    assert len(str(error.value)) < 400  # a 100,000-character name gives a short answer
+    assert not engine.class_set.novel_entries and not (tmp_path / "store.json").exists()
+
+
+def test_teach_refuses_a_case_variant_of_a_taught_name_and_the_same_pixels_under_a_second_name(
+        model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    frame, mask = box_frame()
+    engine.teach("animal", [frame], [mask])
+    with pytest.raises(TeachingRuleError, match="use 'animal'"):
+        engine.teach("Animal", [frame], [mask])
+    with pytest.raises(TeachingRuleError, match="identical to that of the taught class 'animal'"):
+        engine.teach("moose", [frame], [mask])
+    assert [e.name for e in engine.class_set.novel_entries] == ["animal"]
+
+
+def test_teach_needs_the_minimum_mask_pixels_on_every_shot(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    frame, mask = box_frame()
+    one_pixel = np.zeros(CAMERA_HW, np.uint8)
+    one_pixel[40, 60] = 255
+    with pytest.raises(TeachingRuleError, match=r"shot 1: the mask covers [01] pixels? at model resolution 107x64; "
+                                                f"at least {MIN_MASK_PIXELS}"):
+        engine.teach("box", [frame, frame], [mask, one_pixel])
+    small = np.zeros(INPUT_HW, np.uint8)[:, :107]
+    small[10:17, 10:19] = 1  # 63 pixels drawn at model resolution
+    with pytest.raises(TeachingRuleError, match="covers 63 pixels"):
+        engine.teach("box", [frame], [small])
+    small[17, 10] = 1
+    assert engine.teach("box", [frame], [small]).pixels == MIN_MASK_PIXELS
+    assert [e.name for e in engine.class_set.novel_entries] == ["box"]
+
+
+def test_refused_frames_are_never_buffered(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path, max_image_pixels=20_000)
+    frame, mask = box_frame()
+    giant = np.zeros((200, 200, 3), np.uint8)
+    assert not engine.submit(Frame.of_array(giant, 9))
+    assert not engine.submit(Frame(10, lambda: frame, lambda: (0, 5)))
+    counters = engine.health().counters
+    assert counters["frames_rejected"] == 2 and counters["frames_buffered"] == 0
+    assert counters["frames_received"] == 0  # never handed to the worker either
+    with pytest.raises(FrameNotBufferedError, match="no camera frame is buffered"):
+        engine.teach("box", [9], [mask])
+    assert engine.submit(Frame.of_array(frame, 11))
+    assert engine.health().counters["frames_buffered_bytes"] == frame.nbytes
+
+
+def test_the_ring_buffer_is_bounded_in_bytes(model_path, tmp_path):
+    frame, _ = box_frame()
+    engine = make_engine(model_path, tmp_path, ring_buffer_max_bytes=3 * frame.nbytes, ring_buffer_size=100)
+    for stamp in range(1, 11):
+        engine.submit(Frame.of_array(frame.copy(), stamp))
+    counters = engine.health().counters
+    assert counters["frames_buffered"] == 3 and counters["frames_buffered_bytes"] == 3 * frame.nbytes
+
+
+def test_a_snapshot_pins_the_newest_frame_until_a_class_is_taught_from_it(model_path, tmp_path):
+    frame, mask = box_frame()
+    engine = make_engine(model_path, tmp_path, ring_buffer_size=2)
+    engine.submit(Frame.of_array(frame, 7_000_000_001))
+    stamp, size = engine.snapshot_newest()
+    assert (stamp, size) == (7_000_000_001, CAMERA_HW) and engine.health().counters["frames_pinned"] == 1
+    other, _ = box_frame(color=(10, 250, 10))
+    for later in range(8, 20):  # the ring moves on
+        engine.submit(Frame.of_array(other, later * 1_000_000_000))
+    np.testing.assert_array_equal(engine.buffered_frame(stamp), frame)
+    result = engine.teach("box", [stamp], [mask])
+    assert result.entry.name == "box" and engine.health().counters["frames_pinned"] == 0
+    with pytest.raises(FrameNotBufferedError):
+        engine.teach("box_again", [stamp], [mask])
+
+
+def test_a_taught_class_moves_to_an_engine_with_the_same_model_only(model_path, tmp_path):
+    frame, mask = box_frame()
+    source = make_engine(model_path, tmp_path / "a")
+    taught = source.teach("cone", [frame], [mask], lambda_novel=42.0).entry
+    document = source.export_class("cone")
+    target = make_engine(model_path, tmp_path / "b")
+    imported = target.import_class(document)
+    assert (imported.name, imported.prototype, imported.lambda_novel, imported.pixels) == (
+        "cone", taught.prototype, 42.0, taught.pixels)
+    again = make_engine(model_path, tmp_path / "b")  # persisted in the class store
+    assert [e.name for e in again.class_set.novel_entries] == ["cone"]
+    with pytest.raises(TeachingRuleError, match="already exists"):
+        target.import_class(document)
+    with pytest.raises(TeachingRuleError, match="identical to that of the taught class 'cone'"):
+        target.import_class(document, name="cone_copy")
+    with pytest.raises(TeachingError, match="base class"):
+        source.export_class("road")
+    torch.manual_seed(6)
+    other_model = tmp_path / "other.safetensors"
+    save_model(other_model, build_model(ModelSpec()), ModelSpec())
+    foreign = make_engine(other_model, tmp_path / "c")
+    with pytest.raises(ClassStoreError, match="exported from model .* not the loaded model"):
+        foreign.import_class(document)
+    with pytest.raises(ClassStoreError, match="checksum mismatch"):
+        foreign.import_class(document.replace(b'"cone"', b'"cane"'))
+    assert not foreign.class_set.novel_entries
+
+
+def test_the_mask_directory_is_created_at_start(model_path, tmp_path):
+    make_engine(model_path, tmp_path, mask_directory=str(tmp_path / "new" / "masks"))
+    assert (tmp_path / "new" / "masks").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StartupError, match="cannot create the mask directory"):
+        make_engine(model_path, tmp_path, mask_directory=str(tmp_path / "file" / "masks"))
+
+
+def test_frames_lost_before_the_engine_are_reported(model_path, tmp_path):
+    engine = make_engine(model_path, tmp_path)
+    engine.count_lost(3, " on /camera/image_raw")
+    health = engine.health()
+    assert health.counters["frames_lost_before_node"] == 3
+    assert any("3 camera frame(s) lost before the node" in w for w in health.warnings)
+    assert engine.health().counters["frames_lost_before_node"] == 3 and not engine.health().warnings

@@ -90,6 +90,60 @@ def test_ring_buffer_exact_nearest_newest_and_eviction():
         FrameRingBuffer(0).find(0)
 
 
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_ring_buffer_is_bounded_in_bytes_and_seconds():
+    clock = FakeClock()
+    ring = FrameRingBuffer(max_frames=1000, max_bytes=3000, max_age_s=2.0, clock=clock)
+    for i in range(5):
+        assert ring.append(stamped(1, i), f"frame{i}", nbytes=1000)
+        clock.now += 0.1
+    assert len(ring) == 3 and ring.nbytes == 3000  # 5000 bytes offered, 3000 kept: the newest three
+    assert ring.find(stamped(1, 4)) == "frame4"
+    with pytest.raises(FrameNotBufferedError):
+        ring.find(stamped(1, 1))
+    assert not ring.append(stamped(2), "giant", nbytes=3001)  # alone over the budget: not kept, nothing evicted
+    assert len(ring) == 3
+    clock.now += 1.75  # frame2 arrived 2.05 s ago, frame3 1.95 s ago
+    assert len(ring) == 2 and ring.find(0) == "frame4"
+    clock.now += 10
+    assert len(ring) == 0 and ring.nbytes == 0
+    with pytest.raises(FrameNotBufferedError, match="disabled"):
+        FrameRingBuffer(10, max_age_s=0.0).find(0)
+    with pytest.raises(ValueError, match=">= 0"):
+        FrameRingBuffer(10, max_bytes=-1)
+
+
+def test_pinned_frames_survive_eviction_until_released_or_timed_out():
+    clock = FakeClock()
+    ring = FrameRingBuffer(max_frames=2, max_age_s=1.0, max_pinned=2, pin_timeout_s=60.0, clock=clock)
+    with pytest.raises(FrameNotBufferedError, match="no camera frame is buffered yet"):
+        ring.pin_newest()
+    ring.append(stamped(5), "five")
+    assert ring.pin_newest() == (stamped(5), "five")
+    for i in range(6, 10):
+        ring.append(stamped(i), f"f{i}")
+    clock.now += 5  # the ring is empty by age and count; the pin stays
+    assert len(ring) == 0 and ring.find(stamped(5)) == "five"
+    ring.release([stamped(5)])
+    with pytest.raises(FrameNotBufferedError):
+        ring.find(stamped(5))
+    for i in range(10, 13):  # three pins with a limit of two: the oldest is released
+        ring.append(stamped(i), f"f{i}")
+        ring.pin_newest()
+    assert ring.pinned_stamps() == [stamped(11), stamped(12)]
+    clock.now += 61
+    assert ring.pinned_stamps() == []
+    with pytest.raises(FrameNotBufferedError, match="disabled"):
+        FrameRingBuffer(5, max_pinned=0).pin_newest()
+
+
 def test_mask_paths_are_confined_to_the_mask_directory(tmp_path):
     masks = tmp_path / "masks"
     (masks / "sub").mkdir(parents=True)
@@ -115,10 +169,11 @@ def test_masks_fit_camera_or_model_resolution():
     assert scaled.shape == (64, 107) and set(np.unique(scaled)) == {0, 1}
     assert scaled[:32, :53].all() and not scaled[32:].any() and not scaled[:, 55:].any()  # the top-left quarter
     assert mask_on_scaled_frame(scaled * 7, geometry, "m").sum() == scaled.sum()
-    with pytest.raises(TeachingError, match="too thin"):
-        thin = np.zeros((96, 160), np.uint8)
-        thin[1, :] = 1  # camera row 1 is not sampled when 96 rows shrink to 64
-        mask_on_scaled_frame(thin, geometry, "m")
+    thin = np.zeros((96, 160), np.uint8)
+    thin[1, :] = 1  # camera row 1 is not sampled when 96 rows shrink to 64: nothing is left (the
+    assert not mask_on_scaled_frame(thin, geometry, "m").any()  # engine's minimum pixel rule refuses it)
+    with pytest.raises(TeachingError, match="empty"):
+        mask_on_scaled_frame(np.zeros((96, 160), np.uint8), geometry, "m")
 
 
 def test_prototype_is_the_pixel_weighted_mean_over_shots():
