@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from owss_ros.core.atomic_file import atomic_write_bytes
 from owss_ros.core.classes import CITYSCAPES_NAMES
 from owss_ros.core.dmlnet import CrossEntropyNet, DMLNet
 from owss_ros.core.prototypes import DEFAULT_TEMPERATURE
@@ -50,12 +52,8 @@ def build_model(spec: ModelSpec, pretrained_backbone: str | None = None) -> nn.M
 
 
 def save_model(path: str | Path, model: nn.Module, spec: ModelSpec) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata={SPEC_KEY: json.dumps(asdict(spec))})
-    tmp.replace(path)
+    atomic_write_bytes(path, safetensors_bytes(state, metadata={SPEC_KEY: json.dumps(asdict(spec))}))
 
 
 def read_spec(path: str | Path) -> ModelSpec:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from owss_ros.core.prototypes import DEFAULT_TEMPERATURE, one_hot_squared_distances, upsample
+from owss_ros.core.scoring import close_set_labels
 
 
 class _WrappedSegmentationNet(nn.Module):
@@ -57,3 +58,13 @@ def upsampled_output(model: nn.Module, images: Tensor) -> Tensor:
     """Embeddings (DMLNet) or logits (twin) of (B, 3, H, W) images at the input size
     (:func:`owss_ros.core.prototypes.upsample`): what evaluation and calibration score."""
     return upsample(model(images), images.shape[-2:])
+
+
+def close_set_prediction(model: nn.Module, images: Tensor) -> Tensor:
+    """(B, H, W) close-set labels at the input size: Eq. 5 (nearest base prototype) for a
+    DMLNet, argmax of the logits for the twin. A DDP wrapper is looked through."""
+    out = upsampled_output(model, images)
+    core = model.module if hasattr(model, "module") else model
+    if isinstance(core, DMLNet):
+        return close_set_labels(core.base_distances(out))
+    return out.argmax(dim=1)

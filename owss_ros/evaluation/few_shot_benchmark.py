@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from owss_ros.core.classes import CITYSCAPES_NAMES, IGNORE_INDEX, train_id_by_name
+from owss_ros.core.dmlnet import close_set_prediction
 from owss_ros.core.metrics import ConfusionMatrixMeter, old_novel_harmonic
 from owss_ros.data.datasets import CityscapesDataset
 from owss_ros.evaluation.few_shot_learners import (
@@ -43,7 +44,6 @@ from owss_ros.evaluation.networks import LoadedNetwork
 from owss_ros.evaluation.novel_threshold import rule_description
 from owss_ros.evaluation.report_io import markdown_table, mean_and_spread, percent
 from owss_ros.evaluation.shot_sampler import DEFAULT_MIN_SHOT_PIXELS, ClassPresence, draw_shots, load_shots
-from owss_ros.training.evaluation import close_set_prediction
 from owss_ros.training.transforms import to_tensors
 
 NUM_TRAIN_IDS = len(CITYSCAPES_NAMES)

@@ -1,7 +1,8 @@
-"""Close-set mIoU of a network on a labelled Cityscapes-layout split (paper Tables 1, 3: mIoU).
+"""Close-set mIoU of a network on a labelled split (paper Tables 1, 3: mIoU).
 
-Reuses :func:`owss_ros.training.evaluation.evaluate_miou` (Eq. 5 for a DMLNet, argmax for the
-twin). The split is read in the network's own label space: classes the network does not know are
+:func:`evaluate_miou` scores :func:`owss_ros.core.dmlnet.close_set_prediction` (Eq. 5 for a
+DMLNet, argmax for the twin); the trainer's validation uses it too. On a Cityscapes-layout split
+the labels are read in the network's own label space: classes the network does not know are
 ignored (255) and the kept ones renumbered like the training data of that network.
 """
 
@@ -11,15 +12,33 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from owss_ros.core.classes import CITYSCAPES_NAMES
+from owss_ros.core.dmlnet import close_set_prediction
+from owss_ros.core.metrics import ConfusionMatrixMeter, SegmentationMetrics
 from owss_ros.data.datasets import CityscapesDataset
 from owss_ros.evaluation.anomaly_benchmark import miou_summary
 from owss_ros.evaluation.networks import LoadedNetwork
 from owss_ros.training.data import AugmentedDataset
-from owss_ros.training.evaluation import evaluate_miou
 from owss_ros.training.transforms import EvalTransform
+
+
+@torch.no_grad()
+def evaluate_miou(model: nn.Module, dataset, num_classes: int, device: torch.device,
+                  max_images: int = 0) -> SegmentationMetrics:
+    """mIoU over ``dataset`` (items: normalised image tensor, label tensor)."""
+    was_training = model.training
+    model.eval()
+    meter = ConfusionMatrixMeter(num_classes)
+    count = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
+    for index in range(count):
+        image, label = dataset[index]
+        pred = close_set_prediction(model, image[None].to(device))[0]
+        meter.update(pred.cpu().numpy(), label.numpy())
+    model.train(was_training)
+    return meter.compute()
 
 
 def cityscapes_split_for(class_names: Sequence[str], root: str | Path, split: str = "val") -> CityscapesDataset:

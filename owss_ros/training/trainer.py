@@ -19,14 +19,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_model
-from owss_ros.core.atomic_file import atomic_write_bytes
+from owss_ros.core.atomic_file import atomic_write_bytes, atomic_writer
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.prototypes import upsample
 from owss_ros.core.losses import DMLLoss, split_outliers, uniform_posterior_loss
+from owss_ros.evaluation.val_miou import evaluate_miou
 from owss_ros.training.config import TrainConfig, config_to_dict
 from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names
 from owss_ros.training.distributed import DistContext, init_distributed, sum_across_processes
-from owss_ros.training.evaluation import evaluate_miou
 from owss_ros.training.outlier_exposure import OutlierConfig
 from owss_ros.training.transforms import EvalTransform, TrainTransform
 
@@ -142,10 +142,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "config_json": json.dumps(config_to_dict(self.config)),
         }
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.out_dir / (CHECKPOINT_NAME + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.out_dir / CHECKPOINT_NAME)
+        with atomic_writer(self.out_dir / CHECKPOINT_NAME) as f:
+            torch.save(state, f)
 
     def resume(self) -> bool:
         path = self.out_dir / CHECKPOINT_NAME

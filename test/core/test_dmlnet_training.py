@@ -61,3 +61,52 @@ def test_save_and_load_round_trip(tmp_path):
         torch.testing.assert_close(again(x), model(x))
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.safetensors")
+
+
+class _FixedOutputNet(torch.nn.Module):
+    """Stands in for a segmentation net: returns ``output`` whatever the image."""
+
+    def __init__(self, output):
+        super().__init__()
+        self.output = output
+
+    def forward(self, image):
+        return self.output.expand(image.shape[0], -1, -1, -1)
+
+
+def test_close_set_prediction_labels_at_input_size_for_both_kinds_and_through_ddp():
+    from owss_ros.core.dmlnet import CrossEntropyNet, DMLNet, close_set_prediction
+
+    # 1x2 feature map: left pixel nearest prototype / largest logit 0, right pixel 2
+    output = torch.tensor([[[[3.0, 0.0]], [[0.5, 0.4]], [[0.0, 2.5]]]])
+    images = torch.zeros(2, 3, 4, 8)
+    expected = torch.zeros(2, 4, 8, dtype=torch.long)
+    expected[:, :, 4:] = 2
+    for model in (DMLNet(_FixedOutputNet(output), 3), CrossEntropyNet(_FixedOutputNet(output), 3)):
+        assert torch.equal(close_set_prediction(model, images), expected)
+        wrapper = torch.nn.Module()
+        wrapper.module = model
+        wrapper.forward = model.forward
+        assert torch.equal(close_set_prediction(wrapper, images), expected)
+
+
+def test_a_failed_save_leaves_the_previous_model_and_no_temporary(tmp_path, monkeypatch):
+    import os
+
+    spec = ModelSpec(backbone="fast_scnn", class_names=["a", "b"])
+    path = tmp_path / "m.safetensors"
+    torch.manual_seed(0)
+    save_model(path, build_model(spec), spec)
+    before = path.read_bytes()
+
+    def failing_replace(src, dst):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    torch.manual_seed(1)
+    with pytest.raises(OSError, match="disk gone"):
+        save_model(path, build_model(spec), spec)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    load_model(path)

@@ -58,6 +58,26 @@ def test_resume_reproduces_an_uninterrupted_run(tiny_cityscapes, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
 
 
+
+def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint_resumable(tiny_cityscapes, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    trainer = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, out, 4)))
+    trainer.fit(stop_at=2)
+    before = (out / "checkpoint_last.pt").read_bytes()
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    trainer.iteration = 3
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        trainer.save_checkpoint()
+    monkeypatch.undo()
+    assert (out / "checkpoint_last.pt").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint_last.pt"]
+    resumed = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, out, 4)))
+    assert resumed.resume() and resumed.iteration == 2
+
 @pytest.mark.slow
 def test_two_process_ddp_keeps_identical_weights(tiny_cityscapes, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=REPO)
