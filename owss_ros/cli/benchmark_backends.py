@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = Path("models/default/model.safetensors")
+from owss_ros.cli.benchmark_model import DEFAULT_MODEL, benchmark_model
 
 
 def register(subparsers) -> None:
@@ -37,26 +37,12 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _model_path(requested: str | None, scratch: Path) -> tuple[Path, str]:
-    if requested:
-        return Path(requested), requested
-    if DEFAULT_MODEL.is_file():
-        return DEFAULT_MODEL, str(DEFAULT_MODEL)
-    import torch
-
-    from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
-
-    torch.manual_seed(0)
-    path = scratch / "random_fast_scnn.safetensors"
-    save_model(path, build_model(ModelSpec()), ModelSpec())
-    return path, f"random-weights fast_scnn ({DEFAULT_MODEL} not found)"
-
-
 def run(args) -> int:
     import tempfile
 
     import torch
 
+    from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.tools.backend_benchmark import format_table, synthetic_frames, time_backends, timing_to_json
     from owss_ros.backends.factory import BackendUnavailableError, backend_availability, create_backend
     from owss_ros.backends.onnx_metadata import parse_hw
@@ -76,7 +62,7 @@ def run(args) -> int:
         print(f"error: unknown backend(s) {unknown}; choose from {sorted(availability)}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="owss_bench_") as scratch:
-        model_path, model_label = _model_path(args.model, Path(scratch))
+        model_path, model_label = benchmark_model(args.model, Path(scratch))
         spec = read_spec(model_path)
         config = ScoringConfig()
         class_set = ClassSet.from_base(spec.class_names, capacity=1)
@@ -110,6 +96,6 @@ def run(args) -> int:
                    "warmup": args.warmup,
                    "threads": args.threads or None, "results": [timing_to_json(r) for r in rows],
                    "onnxruntime_over_torch": ratios, "skipped": skipped}
-        Path(args.json_path).write_text(json.dumps(payload, indent=1))
+        atomic_write_text(args.json_path, json.dumps(payload, indent=1))
         print(f"wrote {args.json_path}")
     return 0

@@ -21,7 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
-DEFAULT_MODEL = Path("models/default/model.safetensors")
+from owss_ros.cli.benchmark_model import DEFAULT_MODEL, benchmark_model
 
 
 def register(subparsers) -> None:
@@ -49,24 +49,10 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _model_path(requested: Path | None, scratch: Path) -> tuple[Path, str]:
-    if requested:
-        return requested.resolve(), str(requested)
-    if DEFAULT_MODEL.is_file():
-        return DEFAULT_MODEL.resolve(), str(DEFAULT_MODEL)
-    import torch
-
-    from owss_ros.core.checkpoint import ModelSpec, build_model, save_model
-
-    torch.manual_seed(0)
-    path = scratch / "random_fast_scnn.safetensors"
-    save_model(path, build_model(ModelSpec()), ModelSpec())
-    return path, f"random-weights fast_scnn ({DEFAULT_MODEL} not found)"
-
-
 def run(args) -> int:
     import tempfile
 
+    from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.backends.onnx_metadata import parse_hw
     from owss_ros.tools.node_benchmark import OUTPUT_NAMES, BenchmarkSettings, format_report, run_node_benchmark
 
@@ -77,7 +63,7 @@ def run(args) -> int:
     if args.rate <= 0 or args.duration <= 0:
         raise SystemExit("error: --rate and --duration must be positive")
     with tempfile.TemporaryDirectory(prefix="owss_node_bench_model_") as scratch:
-        model_path, model_label = _model_path(args.model, Path(scratch))
+        model_path, model_label = benchmark_model(args.model, Path(scratch))
         if not model_path.is_file():
             raise SystemExit(f"error: model not found: {model_path}")
         settings = BenchmarkSettings(
@@ -91,6 +77,6 @@ def run(args) -> int:
     result["settings"]["model_label"] = model_label
     print(format_report(result))
     if args.json_path:
-        args.json_path.write_text(json.dumps(result, indent=1))
+        atomic_write_text(args.json_path, json.dumps(result, indent=1))
         print(f"wrote {args.json_path}")
     return 0

@@ -66,6 +66,7 @@ def run(args) -> int:
     from owss_ros.evaluation.few_shot_benchmark import FewShotSettings, few_shot_table, run_few_shot_benchmark
     from owss_ros.evaluation.few_shot_learners import TeachingOptions
     from owss_ros.evaluation.networks import load_network
+    from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.evaluation.report_io import command_line, write_json
     from owss_ros.core.calibration import load_calibration
 
@@ -103,7 +104,7 @@ def run(args) -> int:
     table = few_shot_table(document)
     out = Path(args.out)
     write_json(out / "few_shot_results.json", document)
-    (out / "table.md").write_text(table + "\n")
+    atomic_write_text(out / "table.md", table + "\n")
     print(table)
     print(f"\nNPM lambda_novel: {document['teaching']['lambda_novel_rule']}; spread: {document['spread']}")
     print(f"written to {out}: few_shot_results.json, table.md")

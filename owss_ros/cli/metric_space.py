@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def register(subparsers) -> None:
@@ -22,6 +21,7 @@ def run(args) -> int:
     import torch
 
     from owss_ros.evaluation.anomaly_splits import AnomalySplit
+    from owss_ros.evaluation.report_io import write_json
     from owss_ros.evaluation.metric_space import format_report, metric_space_report
     from owss_ros.evaluation.networks import load_network
 
@@ -30,6 +30,5 @@ def run(args) -> int:
                                  args.max_images)
     print(format_report(report))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        write_json(args.json, report)
     return 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from owss_ros.core.atomic_file import atomic_write_text
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.evaluation.anomaly_benchmark import (
     SplitEvaluation,
@@ -186,6 +187,5 @@ def run_anomaly_evaluation(networks: Mapping[str, LoadedNetwork], scoring: Scori
                 f"< {limits.min_pred_component_size} predicted pixels ignored)\n\n" + component_table(evaluation))
     tables = "\n\n".join(sections) + "\n"
     files.append(write_json(out / "anomaly_results.json", document))
-    (out / "tables.md").write_text(tables)
-    files.append(out / "tables.md")
+    files.append(atomic_write_text(out / "tables.md", tables))
     return AnomalyEvaluationReport(document, tables, files)

@@ -24,10 +24,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from owss_ros.core.checkpoint import ModelSpec, build_model, load_model
-from owss_ros.core.class_store import atomic_write_bytes
+from owss_ros.core.atomic_file import atomic_write_bytes
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.plm import PLMSegmenter
 
@@ -58,11 +59,8 @@ def save_plm_segmenter(path: str | Path, segmenter: PLMSegmenter, base_spec: Mod
         "base_model_fingerprint": base_model_fingerprint,
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in segmenter.state_dict().items()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata={PLM_KEY: json.dumps(document)})
-    tmp.replace(path)
+    atomic_write_bytes(path, safetensors_bytes(state, metadata={PLM_KEY: json.dumps(document)}))
     atomic_write_bytes(path.with_suffix(".json"), json.dumps(document, indent=1).encode())
     return document
 

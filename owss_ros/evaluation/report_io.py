@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from owss_ros.core.class_store import atomic_write_bytes
+from owss_ros.core.atomic_file import atomic_write_text
 
 
 def json_ready(value: Any) -> Any:
@@ -33,10 +33,8 @@ def json_ready(value: Any) -> Any:
 
 
 def write_json(path: str | Path, document: Any) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, json.dumps(json_ready(document), indent=1, allow_nan=False).encode())
-    return path
+    """``document`` as JSON (see :func:`json_ready`), written atomically."""
+    return atomic_write_text(path, json.dumps(json_ready(document), indent=1, allow_nan=False))
 
 
 def percent(value: float | None, digits: int = 1) -> str:

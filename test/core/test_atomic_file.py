@@ -55,3 +55,22 @@ def test_a_missing_target_stays_missing_after_a_failed_write(tmp_path, monkeypat
         atomic_write_text(tmp_path / "manifest.json", "{}")
     monkeypatch.undo()
     assert _names(tmp_path) == []
+
+
+def test_a_write_that_fills_the_disk_part_way_keeps_the_previous_file(tmp_path):
+    import resource
+    import signal
+
+    path = tmp_path / "calibration.yaml"
+    atomic_write_text(path, "previous")
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit a write fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16, limits[1]))
+    try:
+        with pytest.raises(OSError):
+            atomic_write_text(path, "a new document longer than sixteen bytes")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert path.read_text() == "previous"
+    assert _names(tmp_path) == ["calibration.yaml"]

@@ -233,3 +233,31 @@ def test_preview_grid(tmp_path):
     path = write_preview(tmp_path / "preview.png", count=2, seed=0, width=128, height=64, columns=2)
     with Image.open(path) as im:
         assert im.size == (2 * (128 * 2 + 4) + 12, 64)
+
+
+def test_a_manifest_write_that_fails_part_way_keeps_the_previous_manifest(tmp_path, monkeypatch):
+    import resource
+    import signal
+
+    from owss_ros.data.synthetic import writer
+
+    generate_dataset(tmp_path, {"val": 1}, 64, 32, seed=0)
+    before = (tmp_path / "manifest.json").read_bytes()
+    real_build = writer.build_manifest
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+
+    def build_then_limit_file_size(*args):
+        manifest = real_build(*args)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, limits[1]))  # the disk fills up right now
+        return manifest
+
+    monkeypatch.setattr(writer, "build_manifest", build_then_limit_file_size)
+    try:
+        with pytest.raises(OSError):
+            generate_dataset(tmp_path, {"val": 1}, 64, 32, seed=1)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert (tmp_path / "manifest.json").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".manifest.json")]

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import torch
 
@@ -29,7 +31,8 @@ def test_report_means_match_a_direct_computation(tiny_data, tiny_models):
     assert set(report["own_per_class"]) <= set(network.spec.class_names) and report["own_per_class"]
 
 
-def test_cli_prints_the_table(tiny_data, tiny_models, capsys):
+def test_cli_prints_the_table_and_writes_the_json(tiny_data, tiny_models, capsys, tmp_path):
     assert main(["metric-space", "--model", str(tiny_models["dml"]), "--data", str(tiny_data / "anomaly"),
-                 "--max-images", "1"]) == 0
+                 "--max-images", "1", "--json", str(tmp_path / "space.json")]) == 0
     assert "centroid" in capsys.readouterr().out
+    assert "own_per_class" in json.loads((tmp_path / "space.json").read_text())

@@ -1,6 +1,10 @@
+import contextlib
 import json
+import resource
+import signal
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -32,6 +36,35 @@ def test_saved_plm_segmenter_reproduces_its_predictions(tmp_path, tiny_models):
     assert read_back["class_names"] == BASE16 + ["car", "truck"]
     assert [h["num_outputs"] for h in read_back["branch_heads"]] == [17, 18]
 
+
+
+@contextlib.contextmanager
+def disk_full_after(num_bytes):
+    """Writes of a file past ``num_bytes`` fail with EFBIG (a real failing write, as on a full disk)."""
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (num_bytes, limits[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_a_failed_plm_save_keeps_the_previous_segmenter_and_leaves_no_temporary(tmp_path, tiny_models):
+    base, spec = load_model(tiny_models["dml16"])
+    segmenter = segmenter_from_model(base)
+    images, masks = torch.randn(1, 3, 64, 128), torch.ones(1, 64, 128, dtype=torch.bool)
+    train_branch_head(segmenter, images, masks, base.net.new_head, steps=1, lr=0.01)
+    path = tmp_path / "plm.safetensors"
+    save_plm_segmenter(path, segmenter, spec, [{"class_name": "car"}])
+    before = path.read_bytes()
+    train_branch_head(segmenter, images, masks, base.net.new_head, steps=1, lr=0.01)
+    with disk_full_after(4096), pytest.raises(OSError):
+        save_plm_segmenter(path, segmenter, spec, [{"class_name": "car"}, {"class_name": "truck"}])
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plm.json", "plm.safetensors"]
+    assert load_plm_segmenter(path)[1]["class_names"] == BASE16 + ["car"]
 
 def test_train_plm_command_from_dataset_then_from_mask_files(tmp_path, tiny_data, tiny_models):
     first = tmp_path / "car.safetensors"

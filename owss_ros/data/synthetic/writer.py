@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from owss_ros.core.atomic_file import atomic_write_text
 from owss_ros.core.classes import CITYSCAPES_NAMES, IGNORE_INDEX
 from owss_ros.data.label_maps import label_id_palette
 from owss_ros.data.synthetic.scene import SyntheticScene, render_scene
@@ -157,7 +158,7 @@ def generate_dataset(
         bar.close()
     seconds = time.perf_counter() - start
     manifest = build_manifest(results, counts, width, height, seed, workers, seconds)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return manifest
 
 
