@@ -12,7 +12,8 @@ process is started with - and in the publisher's process too (the camera driver)
     subprocess.Popen([...perception_node...], env=env)
 
 This module imports no ROS; :func:`apply_large_image_profile` edits ``os.environ`` in place for
-the current process (call it before rclpy is initialised).
+the current process (call it before rclpy is initialised); :func:`transport_warnings` says why a
+process's environment would lose large frames (the node launcher and the dev tools print it).
 """
 
 from __future__ import annotations
@@ -99,3 +100,24 @@ def shared_memory_warning(segment_bytes: int = SEGMENT_BYTES, participants: int 
                 f"{segment_bytes // 2**20} MiB shared-memory segments need {needed // 2**20} MiB; "
                 "large best-effort frames will be lost (docker: --shm-size=1g or --ipc=host)")
     return None
+
+
+def transport_warnings(env: Mapping[str, str] | None = None, participants: int = 2) -> list[str]:
+    """Why camera-size best-effort frames may not arrive for a process with ``env`` (default
+    ``os.environ``): Fast DDS without a profile, a profile file that is missing, or a /dev/shm
+    too small for the segments. Empty when nothing is wrong (or another rmw is selected)."""
+    env = os.environ if env is None else env
+    rmw = env.get("RMW_IMPLEMENTATION", "").strip()
+    if rmw and rmw != FASTDDS_RMW:
+        return []
+    profile = env.get(PROFILE_ENV) or env.get(LEGACY_PROFILE_ENV)
+    if not profile:
+        return [f"Fast DDS runs with its built-in transports: best-effort camera frames larger than about "
+                f"512 KiB (1280x720 rgb8 and up) are lost before they reach the node. Set {PROFILE_ENV} to "
+                f"share/owss_ros/config/{PROFILE_NAME} in this process and in the camera driver's "
+                "(the launch file does it for the node)."]
+    if not Path(profile).is_file():
+        return [f"{PROFILE_ENV}={profile} does not exist: Fast DDS falls back to its built-in transports "
+                "and large best-effort frames are lost"]
+    warning = shared_memory_warning(participants=participants)
+    return [warning] if warning else []
