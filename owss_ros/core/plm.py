@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.losses import DMLLoss
-from owss_ros.core.prototypes import one_hot_squared_distances
+from owss_ros.core.prototypes import one_hot_squared_distances, upsample
+from owss_ros.core.scoring import close_set_labels
 
 
 def pseudo_labels(base_labels: Tensor, branch_masks: Sequence[Tensor], annotation: Tensor,
@@ -71,8 +71,8 @@ class PLMSegmenter(nn.Module):
 
     def _argmin(self, embedding: Tensor, size: tuple[int, int] | None) -> Tensor:
         if size is not None:
-            embedding = F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
-        return one_hot_squared_distances(embedding, self.temperature).argmin(dim=1)
+            embedding = upsample(embedding, size)
+        return close_set_labels(one_hot_squared_distances(embedding, self.temperature))
 
 
 def train_branch_head(
@@ -112,7 +112,7 @@ def train_branch_head(
     optimizer = torch.optim.Adam(head.parameters(), lr=lr)
     head.train()
     for step in range(steps):
-        embedding = F.interpolate(head(features), size=size, mode="bilinear", align_corners=False)
+        embedding = upsample(head(features), size)
         loss = loss_fn(one_hot_squared_distances(embedding, segmenter.temperature), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

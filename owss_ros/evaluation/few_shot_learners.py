@@ -21,11 +21,12 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from owss_ros.core.dmlnet import DMLNet
+from owss_ros.core.dmlnet import DMLNet, close_set_prediction
 from owss_ros.core.npm import novel_class_index, novel_prototype
 from owss_ros.core.open_set import combine_open_set
 from owss_ros.core.plm import PLMSegmenter, train_branch_head
 from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances, upsample
+from owss_ros.core.scoring import close_set_labels
 from owss_ros.evaluation.fine_tune_baseline import fine_tune_new_class
 from owss_ros.core.novel_guard import KnownPixelSample
 from owss_ros.evaluation.novel_threshold import DEFAULT_NOVEL_QUANTILE, shot_distance_quantile
@@ -113,7 +114,7 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
     features = taught.base.encoder(image)
     base_embedding = upsample(taught.base.head(features), size)
     base_distances = one_hot_squared_distances(base_embedding, taught.temperature)
-    base_labels = base_distances.argmin(dim=1)
+    base_labels = close_set_labels(base_distances)
     predictions: dict[tuple[str, int], Tensor] = {}
     for k in stages:
         if "NPM" in taught.methods:
@@ -126,8 +127,7 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
             predictions[("PLM-all", k)] = taught.segmenter.labels_from_features(features, size, num_heads=k)[0]
         if "PLM-latest" in taught.methods:
             latest = upsample(taught.segmenter.branch_heads[k - 1](features), size)
-            predictions[("PLM-latest", k)] = one_hot_squared_distances(latest, taught.temperature).argmin(dim=1)[0]
+            predictions[("PLM-latest", k)] = close_set_labels(one_hot_squared_distances(latest, taught.temperature))[0]
         if "FT" in taught.methods:
-            model = taught.fine_tuned[k]
-            predictions[("FT", k)] = model.base_distances(upsample(model(image), size)).argmin(dim=1)[0]
+            predictions[("FT", k)] = close_set_prediction(taught.fine_tuned[k], image)[0]
     return predictions

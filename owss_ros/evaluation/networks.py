@@ -14,10 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from owss_ros.core.checkpoint import ModelSpec, file_fingerprint, load_model
-from owss_ros.core.dmlnet import DMLNet
+from owss_ros.core.dmlnet import DMLNet, upsampled_output
 from owss_ros.core.open_set import ScoringConfig
+from owss_ros.core.scoring import close_set_labels
 from owss_ros.evaluation.anomaly_scores import CE_NETWORK, DML_NETWORK, baseline_anomaly_scores, dml_anomaly_scores
-from owss_ros.core.dmlnet import upsampled_output
 
 
 @dataclass
@@ -63,7 +63,7 @@ def run_network(network: LoadedNetwork, images: Tensor, scoring: ScoringConfig) 
         if not isinstance(network.model, DMLNet):
             raise TypeError("a 'dml' network must be a DMLNet")
         distances = network.model.base_distances(output)
-        return NetworkOutput(distances.argmin(dim=1), dml_anomaly_scores(distances, scoring))
+        return NetworkOutput(close_set_labels(distances), dml_anomaly_scores(distances, scoring))
     if network.kind == CE_NETWORK:
         return NetworkOutput(output.argmax(dim=1), baseline_anomaly_scores(output))
     raise ValueError(f"unknown network kind {network.kind!r}")

@@ -24,6 +24,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from owss_ros.data.image_io import read_label, read_rgb
+from owss_ros.data.label_maps import ClassSelection
 
 JointTransform = Callable[..., tuple]
 
@@ -98,6 +99,22 @@ class PairedSegmentationDataset(Dataset):
             maps = dict(zip(maps.keys(), values))
         sample = {"image": image, **maps, "name": paths.name, "image_path": str(paths.image)}
         return sample
+
+
+class SelectedClassesDataset(PairedSegmentationDataset):
+    """A dataset whose classes are ``self.selection``: the Cityscapes train classes after
+    exclusion and optional renumbering (:class:`~owss_ros.data.label_maps.ClassSelection`)."""
+
+    selection: ClassSelection
+
+    @property
+    def class_mapping(self) -> dict[int, int]:
+        """Cityscapes train id -> output id for every kept class."""
+        return dict(self.selection.mapping)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.selection.names
 
 
 def as_int64(label: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ import numpy as np
 from owss_ros.core.classes import CITYSCAPES_NAMES
 from owss_ros.data.datasets.base import (
     JointTransform,
-    PairedSegmentationDataset,
     SamplePaths,
+    SelectedClassesDataset,
     as_int64,
     pair_samples,
     require_dir,
@@ -31,7 +31,7 @@ from owss_ros.data.label_maps import ClassSelection
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-class BDD100KDataset(PairedSegmentationDataset):
+class BDD100KDataset(SelectedClassesDataset):
     """BDD100K ``sem_seg`` masks; same class-exclusion options as :class:`CityscapesDataset`."""
 
     dataset_name = "BDD100K"
@@ -57,14 +57,6 @@ class BDD100KDataset(PairedSegmentationDataset):
         samples = pair_samples(((image.stem, image, label_root / f"{image.stem}{label_suffix}") for image in images),
                                self.dataset_name, missing_label)
         super().__init__(samples, transform)
-
-    @property
-    def class_mapping(self) -> dict[int, int]:
-        return dict(self.selection.mapping)
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.selection.names
 
     def decode_maps(self, raw_label: np.ndarray, paths: SamplePaths) -> dict[str, np.ndarray]:
         return {"label": as_int64(self.selection.lut[raw_label])}

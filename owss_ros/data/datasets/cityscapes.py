@@ -20,8 +20,8 @@ import numpy as np
 from owss_ros.core.classes import CITYSCAPES_NAMES
 from owss_ros.data.datasets.base import (
     JointTransform,
-    PairedSegmentationDataset,
     SamplePaths,
+    SelectedClassesDataset,
     as_int64,
     pair_samples,
     require_dir,
@@ -32,7 +32,7 @@ IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
 
 
-class CityscapesDataset(PairedSegmentationDataset):
+class CityscapesDataset(SelectedClassesDataset):
     """Cityscapes ``gtFine`` labelIds -> train ids.
 
     Args:
@@ -60,15 +60,6 @@ class CityscapesDataset(PairedSegmentationDataset):
         self.selection = ClassSelection.build(CITYSCAPES_NAMES, exclude_classes, contiguous)
         self._lut = self.selection.lut[cityscapes_label_id_lut()]
         super().__init__(self._find_samples(missing_label), transform)
-
-    @property
-    def class_mapping(self) -> dict[int, int]:
-        """Cityscapes train id -> output id for every kept class."""
-        return dict(self.selection.mapping)
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return self.selection.names
 
     def _find_samples(self, missing_label: str) -> list[SamplePaths]:
         image_root = require_dir(self.root / "leftImg8bit" / self.split, self.dataset_name)

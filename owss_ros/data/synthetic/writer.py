@@ -29,6 +29,7 @@ from PIL import Image
 
 from owss_ros.core.atomic_file import atomic_write_text
 from owss_ros.core.classes import CITYSCAPES_NAMES, IGNORE_INDEX
+from owss_ros.data.image_io import write_label, write_rgb
 from owss_ros.data.label_maps import label_id_palette
 from owss_ros.data.synthetic.scene import SyntheticScene, render_scene
 from owss_ros.data.synthetic.seeding import scene_rng
@@ -48,15 +49,6 @@ class Job:
     seed: int
     width: int
     height: int
-
-
-def save_rgb(path: Path, image: np.ndarray) -> None:
-    # Huffman-only deflate: noisy photos compress as well as with level 1, but faster.
-    Image.fromarray(image, "RGB").save(path, compress_level=1, compress_type=2)
-
-
-def save_map(path: Path, values: np.ndarray) -> None:
-    Image.fromarray(values, "L").save(path, compress_level=1)
 
 
 def save_colour_labels(path: Path, label_ids: np.ndarray) -> None:
@@ -88,23 +80,23 @@ def write_job(job: Job) -> dict:
         label_dir = out / "gtFine" / job.split / city
         image_dir.mkdir(parents=True, exist_ok=True)
         label_dir.mkdir(parents=True, exist_ok=True)
-        save_rgb(image_dir / f"{stem}_leftImg8bit.png", scene.image)
-        save_map(label_dir / f"{stem}_gtFine_labelIds.png", scene.label_ids)
+        write_rgb(image_dir / f"{stem}_leftImg8bit.png", scene.image)
+        write_label(label_dir / f"{stem}_gtFine_labelIds.png", scene.label_ids)
         save_colour_labels(label_dir / f"{stem}_gtFine_color.png", scene.label_ids)
     elif kind == "fishyscapes":
         stem = f"synth_{job.index:06d}"
         for sub in ("images", "labels_masks", "labels_trainIds"):
             (out / "anomaly" / sub).mkdir(parents=True, exist_ok=True)
-        save_rgb(out / "anomaly" / "images" / f"{stem}.png", scene.image)
-        save_map(out / "anomaly" / "labels_masks" / f"{stem}.png", scene.anomaly)
-        save_map(out / "anomaly" / "labels_trainIds" / f"{stem}.png", scene.train_ids)
+        write_rgb(out / "anomaly" / "images" / f"{stem}.png", scene.image)
+        write_label(out / "anomaly" / "labels_masks" / f"{stem}.png", scene.anomaly)
+        write_label(out / "anomaly" / "labels_trainIds" / f"{stem}.png", scene.train_ids)
     else:
         stem = f"{job.index:06d}"
         root = out / "streethazards" / "test"
         (root / "images" / "test" / "synth").mkdir(parents=True, exist_ok=True)
         (root / "annotations" / "test" / "synth").mkdir(parents=True, exist_ok=True)
-        save_rgb(root / "images" / "test" / "synth" / f"{stem}.png", scene.image)
-        save_map(root / "annotations" / "test" / "synth" / f"{stem}.png", hazards_annotation(scene))
+        write_rgb(root / "images" / "test" / "synth" / f"{stem}.png", scene.image)
+        write_label(root / "annotations" / "test" / "synth" / f"{stem}.png", hazards_annotation(scene))
     train_ids = scene.train_ids
     return {
         "split": job.split,
