@@ -6,7 +6,7 @@ Anomaly segmentation (``owss_ros evaluate``):
     :mod:`.anomaly_splits`     Fishyscapes- / StreetHazards-style split reader
     :mod:`.anomaly_benchmark`  streaming pooled / per-image / component meters over a split
     :mod:`.thresholds`         thresholds from a calibration split (best F1, TPR, lambda_out)
-    :mod:`.val_miou`           close-set mIoU on a Cityscapes-layout split
+    :mod:`.val_miou`           close-set mIoU on a labelled split (the trainer validates with it too)
     :mod:`.anomaly_report`     the whole run: JSON, tables, curves, panels (:mod:`.plots`)
 
 Incremental few-shot learning (``owss_ros few-shot``):

@@ -63,26 +63,18 @@ def test_save_and_load_round_trip(tmp_path):
         load_model(tmp_path / "missing.safetensors")
 
 
-class _FixedOutputNet(torch.nn.Module):
-    """Stands in for a segmentation net: returns ``output`` whatever the image."""
-
-    def __init__(self, output):
-        super().__init__()
-        self.output = output
-
-    def forward(self, image):
-        return self.output.expand(image.shape[0], -1, -1, -1)
-
-
 def test_close_set_prediction_labels_at_input_size_for_both_kinds_and_through_ddp():
     from owss_ros.core.dmlnet import CrossEntropyNet, DMLNet, close_set_prediction
 
-    # 1x2 feature map: left pixel nearest prototype / largest logit 0, right pixel 2
-    output = torch.tensor([[[[3.0, 0.0]], [[0.5, 0.4]], [[0.0, 2.5]]]])
+    # the "network" halves the resolution; outputs nearest prototype 0 / largest logit 0 on the
+    # left half of the image and 2 on the right half, also at the blended boundary columns
     images = torch.zeros(2, 3, 4, 8)
+    images[:, :, :, :4] = torch.tensor([3.0, 0.5, 0.0])[:, None, None]
+    images[:, :, :, 4:] = torch.tensor([0.0, 0.4, 2.5])[:, None, None]
     expected = torch.zeros(2, 4, 8, dtype=torch.long)
     expected[:, :, 4:] = 2
-    for model in (DMLNet(_FixedOutputNet(output), 3), CrossEntropyNet(_FixedOutputNet(output), 3)):
+    for model in (DMLNet(torch.nn.AvgPool2d(2), 3), CrossEntropyNet(torch.nn.AvgPool2d(2), 3)):
+        assert model(images).shape[-2:] == (2, 4)
         assert torch.equal(close_set_prediction(model, images), expected)
         wrapper = torch.nn.Module()
         wrapper.module = model

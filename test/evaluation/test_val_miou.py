@@ -9,21 +9,16 @@ from owss_ros.core.dmlnet import DMLNet
 from owss_ros.evaluation.val_miou import evaluate_miou
 
 
-class _FixedOutputNet(torch.nn.Module):
-    def __init__(self, output):
-        super().__init__()
-        self.output = output
-
-    def forward(self, image):
-        return self.output.expand(image.shape[0], -1, -1, -1)
-
-
 def test_evaluate_miou_scores_nearest_prototype_labels_and_restores_training_mode():
-    # predicts class 0 on the left half, class 1 on the right half of every 2x4 image
-    model = DMLNet(_FixedOutputNet(torch.tensor([[[[3.0, 0.0]], [[0.0, 3.0]]]])), 2).train()
+    # the identity "network" reads the 2-channel image as the embedding: the nearest prototype
+    # is class 0 on the left half, class 1 on the right half of the 2x4 image
+    model = DMLNet(torch.nn.Identity(), 2).train()
+    embedding = torch.zeros(2, 2, 4)
+    embedding[0, :, :2] = 3.0
+    embedding[1, :, 2:] = 3.0
     label = torch.zeros(2, 4, dtype=torch.long)
     label[:, 3] = 1  # ground truth: class 1 only in the last column
-    dataset = [(torch.zeros(3, 2, 4), label)] * 2
+    dataset = [(embedding, label)] * 2
     metrics = evaluate_miou(model, dataset, 2, torch.device("cpu"))
     # class 0: 4 hits, union 6; class 1: 2 hits, union 4
     assert metrics.miou == pytest.approx((4 / 6 + 2 / 4) / 2)
