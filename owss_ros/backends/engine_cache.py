@@ -75,7 +75,7 @@ class EngineBuildOptions:
     precision: str = "fp16"
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES
     max_prototypes: int = 16  # K range of the profile: 1..max_prototypes
-    opt_prototypes: int | None = None  # the K TensorRT tunes for; None = max_prototypes (the node feeds all slots)
+    opt_prototypes: int | None = None  # the K TensorRT tunes for; None = max_prototypes
     image: ImageProfile | None = None  # None: the ONNX has a fixed image size
 
     def __post_init__(self) -> None:

@@ -3,8 +3,10 @@
 Callers describe WHAT is scored (a :class:`~owss_ros.core.class_set.ClassSet` and a
 :class:`~owss_ros.core.open_set.ScoringConfig`); :meth:`GraphInputs.build` turns that into the
 float32 arrays the exported graph takes (:data:`owss_ros.backends.pipeline.INPUT_NAMES` after
-``image``): the NPM classes as (K, C) prototypes, (K,) thresholds and (K,) 0/1 validity (K >= 1:
-an unused slot when nothing is taught), and the packed score vector of :mod:`.score_params`.
+``image``): the NPM classes as (K, C) prototypes, (K,) thresholds and (K,) 0/1 validity, and the
+packed score vector of :mod:`.score_params`. K is dynamic: the slots up to the last one in use (a
+removed class in between stays as an unused slot, so class ids never move), and 1 unused slot when
+nothing is taught - the novel branch then costs one channel, not ``max_novel_classes``.
 Build once per class-set / scoring change and reuse for every frame.
 """
 
@@ -29,9 +31,10 @@ class GraphInputs:
     def build(cls, class_set, config: ScoringConfig) -> "GraphInputs":
         """The inputs that score with ``config`` and know the taught classes of ``class_set``."""
         protos, thresholds, valid = class_set.novel_tensors(config.lambda_novel)
-        if protos.shape[0] == 0:  # graphs need K >= 1: one unused slot
+        used = int(valid.nonzero().max()) + 1 if bool(valid.any()) else 0  # slots up to the last one in use
+        if used == 0:  # graphs need K >= 1: one unused slot
             return cls.unused_slots(1, class_set.embedding_dim, config, class_set.num_base)
-        return cls(_f32(protos.numpy()), _f32(thresholds.numpy()), _f32(valid.numpy()),
+        return cls(_f32(protos[:used].numpy()), _f32(thresholds[:used].numpy()), _f32(valid[:used].numpy()),
                    _f32(pack_score_params(config, class_set.num_base).numpy()))
 
     @classmethod

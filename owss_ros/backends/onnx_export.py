@@ -88,7 +88,7 @@ def _dynamic_axes(options: ExportOptions) -> dict[str, dict[int, str]]:
     if options.fixed_hw is None:
         axes["image"] = {1: "height", 2: "width"}
         maps_hw = {1: "height", 2: "width"} if options.score_resolution == "input" else \
-            {1: "feature_height", 2: "feature_width"}
+            {1: "scored_height", 2: "scored_width"}
         for name in OUTPUT_NAMES[:3]:
             axes[name] = dict(maps_hw)
         axes["embedding"] = {2: "feature_height", 3: "feature_width"}

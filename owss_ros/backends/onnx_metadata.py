@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Where the per-frame graph scores: the input size, 1/2, 1/4, or the feature size (1/8).
+SCORE_RESOLUTIONS = ("input", "half", "quarter", "feature")
+
 FORMAT_VERSION = 1
 KEY_PREFIX = "owss_ros."
 DYNAMIC_SIZE = "dynamic"
@@ -50,7 +53,7 @@ class GraphInfo:
     embedding_dim: int
     max_prototypes: int  # K range accepted: 1..max_prototypes
     input_hw: tuple[int, int] | None  # None = dynamic H, W
-    score_resolution: str  # "input" or "feature"
+    score_resolution: str  # one of SCORE_RESOLUTIONS
     param_names: tuple[str, ...]  # order of the ``params`` input
     label_dtype: str  # "uint8" (default) or "int32" (TensorRT variant)
     backbone: str = ""

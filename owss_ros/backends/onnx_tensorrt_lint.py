@@ -39,7 +39,7 @@ SUPPORTED_TYPES: dict[str, tuple[str, ...]] = {
     "GreaterOrEqual": NUMERIC, "HardSigmoid": FLOATS, "Identity": ANY, "LeakyRelu": FLOATS, "Less": NUMERIC,
     "LessOrEqual": NUMERIC, "Log": FLOATS, "MatMul": FLOATS, "Max": NUMERIC, "MaxPool": FLOATS,
     "Min": NUMERIC, "Mul": NUMERIC, "Neg": NUMERIC, "Not": (B,), "Or": (B,), "Pad": NUMERIC,
-    "Pow": FLOATS, "PRelu": FLOATS, "Range": NUMERIC, "Reciprocal": FLOATS, "ReduceMax": NUMERIC,
+    "Pow": FLOATS, "PRelu": FLOATS, "Range": NUMERIC, "Reciprocal": FLOATS, "ReduceL2": FLOATS, "ReduceMax": NUMERIC,
     "ReduceMean": NUMERIC, "ReduceMin": NUMERIC, "ReduceSum": NUMERIC, "Relu": NUMERIC, "Reshape": ANY,
     "Resize": FLOATS, "Shape": ANY, "Sigmoid": FLOATS, "Slice": ANY, "Softmax": FLOATS, "Split": ANY,
     "Sqrt": FLOATS, "Squeeze": ANY, "Sub": NUMERIC, "Tanh": FLOATS, "Tile": ANY, "TopK": NUMERIC,

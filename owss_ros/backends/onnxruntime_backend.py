@@ -8,8 +8,10 @@
     onnxruntime-gpu wheel; never install it beside the CPU onnxruntime).
 The CPU provider is always appended last, so nodes a GPU provider rejects still run.
 
-Per frame only the three maps are fetched (``run`` with ``output_names``); the embedding is
-fetched only by :meth:`embed`. Geometry and output resolution work as in the torch backend
+Per frame only the three maps are fetched (``run`` with ``output_names``). onnxruntime runs the
+whole graph whatever is fetched, so :meth:`embed` (teaching) uses a second session on the
+network alone - the image -> embedding subgraph extracted from the same ONNX file (same weights,
+no scoring), created on the first embed. Geometry and output resolution work as in the torch backend
 (shared helpers in base.py).
 """
 
@@ -19,6 +21,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnx.utils
 import onnxruntime as ort
 import torch
 
@@ -102,7 +106,8 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.input_hw = self.info.resolve_input_hw(input_hw)
         self.output_resolution = output_resolution
         self.intra_op_threads = intra_op_threads
-        self._embed_inputs = GraphInputs.unused_slots(1, self.info.embedding_dim, num_classes=self.info.num_classes)
+        self._session_options, self._provider_entries = options, entries
+        self._embedding_session: ort.InferenceSession | None = None
 
     def _feed(self, image: np.ndarray, inputs: GraphInputs) -> dict[str, np.ndarray]:
         feed = {"image": image, **inputs.feed()}
@@ -115,7 +120,11 @@ class OnnxRuntimeBackend(InferenceBackend):
         return [close[0], anomaly[0], open_labels[0]]
 
     def _run_embedding(self, model_input: np.ndarray) -> torch.Tensor:
-        (embedding,) = self.session.run(["embedding"], self._feed(model_input, self._embed_inputs))
+        if self._embedding_session is None:
+            network = network_subgraph(onnx.load(str(self.onnx_path)))
+            self._embedding_session = ort.InferenceSession(network.SerializeToString(), self._session_options,
+                                                           providers=self._provider_entries)
+        (embedding,) = self._embedding_session.run(["embedding"], {"image": model_input})
         return torch.from_numpy(embedding)
 
     def describe(self) -> dict:
@@ -123,3 +132,11 @@ class OnnxRuntimeBackend(InferenceBackend):
                 "input_hw": list(self.input_hw), "output_resolution": self.output_resolution,
                 "intra_op_threads": self.intra_op_threads, "max_prototypes": self.info.max_prototypes,
                 "onnxruntime": ort.__version__}
+
+
+def network_subgraph(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The image -> embedding part of the per-frame graph (the network, without scoring)."""
+    network = onnx.utils.Extractor(model).extract_model(["image"], ["embedding"])
+    del network.metadata_props[:]
+    network.metadata_props.extend(model.metadata_props)
+    return network

@@ -10,8 +10,10 @@ Outputs: close_labels (1, H', W') uint8, anomaly (1, H', W') float32, open_label
 label maps are int32 with ``label_dtype=torch.int32``, the variant built for TensorRT, which
 accepts uint8 only as a network input/output type and not on the ArgMin -> Cast chain), and
 embedding (1, C, h, w) float32 at feature resolution (fetched only when a class is taught).
-(H', W') is the frame size with ``score_resolution="input"`` and the feature size (1/8) with
-``"feature"`` (cheaper; callers upsample the maps).
+(H', W') is the scoring resolution: the frame size with ``score_resolution="input"``, 1/2 or 1/4 of
+it with ``"half"`` / ``"quarter"``, the feature size (1/8) with ``"feature"`` (cheaper; callers
+resize the maps: labels nearest, scores bilinear). Scoring never forms a 19- or K-channel distance
+or softmax tensor at that resolution (the core's closed forms, :func:`open_world_maps`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from owss_ros.backends.onnx_metadata import SCORE_RESOLUTIONS
 from owss_ros.backends.score_params import unpack_score_params
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.model import ImageNormalizer
 from owss_ros.core.open_set import open_world_maps
-from owss_ros.core.prototypes import upsample
 
 INPUT_NAMES = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "params")
 OUTPUT_NAMES = ("close_labels", "anomaly", "open_labels", "embedding")
-SCORE_RESOLUTIONS = ("input", "feature")
+_SCORE_DIVISORS = {"input": 1, "half": 2, "quarter": 4}
 LABEL_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
 
 
@@ -43,11 +45,12 @@ class ScoringStage(nn.Module):
         self.temperature = float(temperature)
         self.label_dtype = label_dtype
 
-    def forward(self, scored: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor, novel_valid: Tensor,
-                params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, embedding: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor, novel_valid: Tensor,
+                params: Tensor, size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Maps of the (1, C, h, w) ``embedding`` scored at ``size`` (None: at its own resolution)."""
         p = unpack_score_params(params)
-        maps = open_world_maps(scored, self.temperature, p.norm_weights, (p.eds_low, p.eds_high), p.beta, p.gamma,
-                               p.mode_weights, p.lambda_out, novel_prototypes, novel_thresholds, novel_valid)
+        maps = open_world_maps(embedding, self.temperature, p.norm_weights, (p.eds_low, p.eds_high), p.beta, p.gamma,
+                               p.mode_weights, p.lambda_out, novel_prototypes, novel_thresholds, novel_valid, size)
         labels = LABEL_DTYPES[self.label_dtype]
         return maps.close_labels.to(labels), maps.anomaly, maps.open_labels.to(labels)
 
@@ -69,7 +72,29 @@ class FramePipeline(nn.Module):
 
     def forward(self, image: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor,
                 novel_valid: Tensor, params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        embedding = self.model(self.normalizer(image))
-        scored = upsample(embedding, image.shape[1:3]) if self.score_resolution == "input" else embedding
-        close, anomaly, open_labels = self.scoring(scored, novel_prototypes, novel_thresholds, novel_valid, params)
+        normalized = self.normalizer(image)
+        embedding = self.model(normalized)
+        # the size from the float image: TensorRT takes uint8 only as a network input/output, not into Shape
+        size = scoring_size(normalized.shape[2], normalized.shape[3], self.score_resolution)
+        close, anomaly, open_labels = self.scoring(embedding, novel_prototypes, novel_thresholds, novel_valid, params,
+                                                   size)
         return close, anomaly, open_labels, embedding
+
+
+class EmbeddingNetwork(nn.Module):
+    """uint8 RGB frame (1, H, W, 3) -> (1, C, h, w) embedding: the network alone, no scoring -
+    what teaching (NPM, Eq. 11) runs, at a fraction of a frame's cost."""
+
+    def __init__(self, model: DMLNet):
+        super().__init__()
+        self.normalizer = ImageNormalizer("NHWC", "RGB")
+        self.model = model.eval()
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.model(self.normalizer(image))
+
+
+def scoring_size(height, width, score_resolution: str):
+    """(H', W') the maps are scored at for an H x W input; None = the embedding's own (feature) size."""
+    divisor = _SCORE_DIVISORS.get(score_resolution)
+    return None if divisor is None else (height // divisor, width // divisor)

@@ -49,19 +49,22 @@ MAP_OUTPUTS = OUTPUT_NAMES[:3]
 __all__ = ["TensorRTBackend", "TensorRTUnavailableError", "prepare_engine"]
 
 
+TYPICAL_PROTOTYPES = 4  # the K engines are tuned for (dynamic K: slots up to the last taught class)
+
+
 def prepare_engine(onnx_path: str | Path, input_hw: tuple[int, int] | None, cache_dir: str | Path,
                    precision: str = "fp16", workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
                    device_index: int = 0, opt_prototypes: int | None = None) -> tuple[CachedEngine, GraphInfo]:
     """The cached engine for ``onnx_path`` on CUDA device ``device_index``, built first when
-    missing (logged). ``opt_prototypes``: the K TensorRT tunes for; None = the export's
-    maximum, which is what the node feeds (all its class slots)."""
+    missing (logged). ``opt_prototypes``: the K TensorRT tunes for; None = a few (the node feeds
+    only the slots up to its last taught class, :class:`~owss_ros.backends.graph_inputs.GraphInputs`)."""
     from owss_ros.backends.onnx_export import read_graph_info
 
     info = read_graph_info(onnx_path)
     hw = info.resolve_input_hw(input_hw)
     options = EngineBuildOptions(
         precision=precision, workspace_bytes=workspace_bytes, max_prototypes=info.max_prototypes,
-        opt_prototypes=opt_prototypes or info.max_prototypes, image=None if info.input_hw else ImageProfile.fixed(hw))
+        opt_prototypes=opt_prototypes or min(TYPICAL_PROTOTYPES, info.max_prototypes), image=None if info.input_hw else ImageProfile.fixed(hw))
     environment = current_build_environment(device_index, precision)
     engine_cache = EngineCache(cache_dir)
 

@@ -66,18 +66,26 @@ def novel_class_index(
         (B, H, W) int64: the index k of the novel class each pixel belongs to, or -1.
         A pixel equidistant from two nearest prototypes belongs to neither (Eq. 12 is strict).
     """
+    return novel_class_beside_base(novel_distances, base_distances.amin(dim=1), lambda_novel, novel_valid)
+
+
+def novel_class_beside_base(
+    novel_distances: Tensor,
+    nearest_base_distance: Tensor,
+    lambda_novel: Scalar | Tensor,
+    novel_valid: Tensor | None = None,
+) -> Tensor:
+    """:func:`novel_class_index` given only the (B, H, W) distance to the nearest base prototype."""
     if novel_distances.shape[1] == 0:
-        return torch.full_like(base_distances[:, 0], NO_NOVEL_CLASS, dtype=torch.long)
+        return torch.full_like(nearest_base_distance, NO_NOVEL_CLASS, dtype=torch.long)
     d = novel_distances
     if novel_valid is not None:
         valid = novel_valid.to(torch.bool)[None, :, None, None]
         d = torch.where(valid, d, torch.full_like(d, _FAR))
-    nearest_novel = torch.argmin(d, dim=1)
-    d_min = d.amin(dim=1)
+    d_min, nearest_novel = d.min(dim=1)
     threshold = torch.as_tensor(lambda_novel, dtype=d.dtype, device=d.device)
     if threshold.dim() == 1:
         threshold = threshold[nearest_novel]
-    unique_nearest = (d <= d_min[:, None]).sum(dim=1) == 1
-    closer_than_base = d_min < base_distances.amin(dim=1)
-    is_novel = (d_min < threshold) & unique_nearest & closer_than_base
+    unique_nearest = (d <= d_min[:, None]).to(d.dtype).sum(dim=1) < 1.5  # a float count: no int64 map
+    is_novel = (d_min < threshold) & unique_nearest & (d_min < nearest_base_distance)
     return torch.where(is_novel, nearest_novel, torch.full_like(nearest_novel, NO_NOVEL_CLASS))

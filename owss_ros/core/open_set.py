@@ -17,10 +17,17 @@ import torch
 from torch import Tensor
 
 from owss_ros.core.classes import UNKNOWN_ID
-from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_index
-from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances
+from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_beside_base, novel_class_index
+from owss_ros.core.prototypes import (
+    one_hot_squared_distances,
+    prototype_products,
+    squared_distances,
+    upsample,
+    upsample_channels_last,
+)
 from owss_ros.core.scoring import (
     EDSNormalization,
+    OneHotStatistics,
     Scalar,
     ScoreMode,
     close_set_labels,
@@ -102,25 +109,57 @@ def open_world_maps(
     novel_prototypes: Tensor | None = None,
     novel_thresholds: Tensor | Scalar | None = None,
     novel_valid: Tensor | None = None,
+    size: tuple[int, int] | None = None,
 ) -> OpenSetMaps:
-    """THE per-frame decision, on (B, C, H, W) embeddings already at the resolution they are
-    scored at: base distances (Eq. 2), close-set labels (Eq. 5), the anomaly probability of
-    ``mode`` (Eq. 6-10), NPM (Eq. 12) and the precedence rule (:func:`combine_open_set`).
+    """THE per-frame decision on (B, C, h, w) embeddings, scored at ``size`` (None: as given,
+    else bilinearly upsampled there first, :func:`~owss_ros.core.prototypes.upsample`): close-set
+    labels (Eq. 5), the anomaly probability of ``mode`` (Eq. 6-10), NPM (Eq. 12) and the precedence
+    rule (:func:`combine_open_set`).
 
-    ``normalization`` / ``mode`` are enums, or one-hot (3,) weight tensors when they are
-    run-time inputs of the exported graph (:mod:`owss_ros.backends.pipeline` calls this
-    function; :func:`open_set_maps` is the same with a :class:`ScoringConfig`).
+    Computed in the closed forms of :class:`~owss_ros.core.scoring.OneHotStatistics`; like its linear
+    parts, the novel cross terms f . m_k are formed before upsampling (exact: bilinear interpolation
+    is linear), K channels at feature resolution. :func:`reference_open_world_maps` is the literal distance form it equals.
+    ``normalization`` / ``mode`` are enums, or one-hot (3,) weight tensors when they are run-time
+    inputs of the exported graph (:mod:`owss_ros.backends.pipeline` calls this function;
+    :func:`open_set_maps` is the same with a :class:`ScoringConfig`).
     """
-    base_distances = one_hot_squared_distances(embedding, temperature)
-    close = close_set_labels(base_distances)
-    scores = dml_scores(base_distances, normalization, eds_range[0], eds_range[1], beta, gamma)
-    anomaly = select_score(scores, mode)
+    stats = OneHotStatistics.of(embedding, temperature, size)
+    anomaly = select_score(stats.scores(normalization, eds_range[0], eds_range[1], beta, gamma), mode)
     novel = None
     if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
-        novel = novel_class_index(squared_distances(embedding, novel_prototypes), base_distances,
-                                  novel_thresholds, novel_valid)
-    num_base = base_distances.shape[1]
-    return OpenSetMaps(close, anomaly, combine_open_set(close, anomaly, lambda_out, novel, num_base))
+        cross = upsample_channels_last(prototype_products(embedding, novel_prototypes), size).permute(0, 3, 1, 2)
+        m_sq = (novel_prototypes * novel_prototypes).sum(dim=1)[None, :, None, None]
+        novel_distances = (stats.squared_norm[:, None] - 2.0 * cross + m_sq).clamp_min(0.0)
+        novel = novel_class_beside_base(novel_distances, stats.nearest_distance, novel_thresholds, novel_valid)
+    return OpenSetMaps(stats.labels, anomaly,
+                       combine_open_set(stats.labels, anomaly, lambda_out, novel, embedding.shape[1]))
+
+
+def reference_open_world_maps(
+    embedding: Tensor,
+    temperature: float,
+    normalization: EDSNormalization | Tensor,
+    eds_range: tuple[Scalar, Scalar],
+    beta: Scalar,
+    gamma: Scalar,
+    mode: ScoreMode | Tensor,
+    lambda_out: Scalar,
+    novel_prototypes: Tensor | None = None,
+    novel_thresholds: Tensor | Scalar | None = None,
+    novel_valid: Tensor | None = None,
+    size: tuple[int, int] | None = None,
+) -> OpenSetMaps:
+    """:func:`open_world_maps` in the paper's literal forms on the (B, N, H, W) base distance tensor
+    (Eq. 2, 5-10, 12): the specification the closed forms are tested against and benchmarked beside."""
+    scored = embedding if size is None else upsample(embedding, size)
+    base_distances = one_hot_squared_distances(scored, temperature)
+    close = close_set_labels(base_distances)
+    anomaly = select_score(dml_scores(base_distances, normalization, eds_range[0], eds_range[1], beta, gamma), mode)
+    novel = None
+    if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
+        novel = novel_class_index(squared_distances(scored, novel_prototypes), base_distances, novel_thresholds,
+                                  novel_valid)
+    return OpenSetMaps(close, anomaly, combine_open_set(close, anomaly, lambda_out, novel, base_distances.shape[1]))
 
 
 def open_set_maps(
@@ -129,8 +168,9 @@ def open_set_maps(
     novel_prototypes: Tensor | None = None,
     novel_thresholds: Tensor | None = None,
     novel_valid: Tensor | None = None,
+    size: tuple[int, int] | None = None,
 ) -> OpenSetMaps:
-    """All per-pixel outputs from (B, C, H, W) embeddings (scored at their resolution).
+    """All per-pixel outputs from (B, C, h, w) embeddings, scored at ``size`` (None: as given).
 
     ``novel_prototypes`` (K, C), ``novel_thresholds`` (K,) (per-class lambda_novel; default
     ``config.lambda_novel``) and ``novel_valid`` (K,) describe the NPM classes.
@@ -138,7 +178,7 @@ def open_set_maps(
     thresholds = config.lambda_novel if novel_thresholds is None else novel_thresholds
     return open_world_maps(embedding, config.temperature, config.eds_normalization,
                            config.resolved_eds_range(embedding.shape[1]), config.beta, config.gamma,
-                           config.score_mode, config.lambda_out, novel_prototypes, thresholds, novel_valid)
+                           config.score_mode, config.lambda_out, novel_prototypes, thresholds, novel_valid, size)
 
 
 def combine_open_set(close: Tensor, anomaly: Tensor | None, lambda_out, novel: Tensor | None,

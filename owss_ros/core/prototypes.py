@@ -43,10 +43,15 @@ def squared_distances(embedding: Tensor, prototypes: Tensor) -> Tensor:
         )
     prototypes = prototypes.to(embedding.dtype)
     f_sq = (embedding * embedding).sum(dim=1, keepdim=True)
-    batch, _, height, width = embedding.shape
-    cross = torch.matmul(prototypes, embedding.flatten(2)).reshape(batch, -1, height, width)  # (B, K, H, W)
+    cross = prototype_products(embedding, prototypes)
     m_sq = (prototypes * prototypes).sum(dim=1)[None, :, None, None]
     return (f_sq - 2.0 * cross + m_sq).clamp_min(0.0)
+
+
+def prototype_products(embedding: Tensor, prototypes: Tensor) -> Tensor:
+    """f . m_k for (B, C, H, W) embeddings and (K, C) prototypes: one MatMul -> (B, K, H, W)."""
+    batch, _, height, width = embedding.shape
+    return torch.matmul(prototypes.to(embedding.dtype), embedding.flatten(2)).reshape(batch, -1, height, width)
 
 
 def upsample(embedding: Tensor, size: tuple[int, int]) -> Tensor:
@@ -56,6 +61,33 @@ def upsample(embedding: Tensor, size: tuple[int, int]) -> Tensor:
     if not torch.jit.is_tracing() and tuple(embedding.shape[-2:]) == tuple(int(v) for v in size):
         return embedding
     return F.interpolate(embedding, size=size, mode="bilinear", align_corners=False)
+
+
+def bilinear_weights(out_size, in_size, dtype: torch.dtype = torch.float32) -> Tensor:
+    """(out_size, in_size) matrix W with W @ x = x resized along one axis by :func:`upsample`'s rule
+    (bilinear, ``align_corners=False``: source coordinate (i + 0.5) in/out - 0.5, clamped to the
+    edges). Sizes may be traced shape values, so the exported graph keeps dynamic H, W."""
+    i = torch.arange(out_size, dtype=dtype)
+    source = ((i + 0.5) * (in_size / out_size) - 0.5).clamp(min=0.0, max=in_size - 1)
+    j = torch.arange(in_size, dtype=dtype)
+    return (1.0 - (source[:, None] - j[None, :]).abs()).clamp(min=0.0)
+
+
+def upsample_channels_last(x: Tensor, size: tuple[int, int] | None) -> Tensor:
+    """:func:`upsample` of (B, C, h, w) ``x`` to ``size`` (None: no resize), returned channels-last
+    (B, H, W, C), as two MatMuls with :func:`bilinear_weights` - equal to
+    ``upsample(x, size).permute(0, 2, 3, 1)`` to float rounding (tested).
+
+    Why: per-pixel reductions over the C channels (argmax, softmax, norms) then run over
+    contiguous memory, and a MatMul beats a strided Resize; in onnxruntime on this CPU the
+    full-resolution scoring of the exported graph got ~1.3x faster."""
+    batch, channels, height, width = x.shape
+    out = x.permute(0, 2, 3, 1)
+    if size is None:
+        return out
+    out = torch.matmul(bilinear_weights(size[1], width, x.dtype), out)  # (B, h, W, C)
+    out = torch.matmul(bilinear_weights(size[0], height, x.dtype), out.reshape(batch, height, -1))
+    return out.reshape(batch, size[0], size[1], channels)
 
 
 def one_hot_squared_distances(embedding: Tensor, temperature: float) -> Tensor:

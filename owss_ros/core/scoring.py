@@ -23,11 +23,13 @@ means more anomalous: MSP (1 - max softmax), MaxLogit (-max logit), Energy (-log
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from owss_ros.core.classes import UNKNOWN_ID
+from owss_ros.core.prototypes import upsample_channels_last
 
 Scalar = float | Tensor
 
@@ -113,27 +115,80 @@ NORMALIZATION_ORDER = (EDSNormalization.IMAGE_MAX, EDSNormalization.IMAGE_MINMAX
 SCORE_MODE_ORDER = (ScoreMode.EDS_MMSP, ScoreMode.EDS, ScoreMode.MMSP)
 
 
-def eds_from_distances(distances: Tensor, normalization: EDSNormalization | str | Tensor,
-                       s_low: Scalar = 0.0, s_high: Scalar = 1.0) -> Tensor:
-    """P_EDS (Eq. 7-8) of (B, N, H, W) distances.
+def eds_from_sum(s: Tensor, normalization: EDSNormalization | str | Tensor,
+                 s_low: Scalar = 0.0, s_high: Scalar = 1.0) -> Tensor:
+    """P_EDS (Eq. 8) of a (B, H, W) distance sum S (Eq. 7).
 
     ``normalization`` is an :class:`EDSNormalization`, or - inside the exported graph, where it
     is a run-time input - a (3,) one-hot weight tensor in :data:`NORMALIZATION_ORDER`.
     """
-    s = distance_sum(distances)
     if not isinstance(normalization, Tensor):
         return eds_probability(s, normalization, s_low, s_high)
     return sum(normalization[i] * eds_probability(s, n, s_low, s_high) for i, n in enumerate(NORMALIZATION_ORDER))
+
+
+def eds_from_distances(distances: Tensor, normalization: EDSNormalization | str | Tensor,
+                       s_low: Scalar = 0.0, s_high: Scalar = 1.0) -> Tensor:
+    """P_EDS (Eq. 7-8) of (B, N, H, W) distances (see :func:`eds_from_sum`)."""
+    return eds_from_sum(distance_sum(distances), normalization, s_low, s_high)
 
 
 def dml_scores(distances: Tensor, normalization: EDSNormalization | str | Tensor, s_low: Scalar, s_high: Scalar,
                beta: Scalar, gamma: Scalar) -> dict[ScoreMode, Tensor]:
     """The three DMLNet anomaly probabilities from ONE distance tensor: P_MMSP (Eq. 6), P_EDS
     (Eq. 7-8) and their mixture (Eq. 9-10), keyed by the :class:`ScoreMode` each one is."""
-    p_mmsp = mmsp(distances)
-    p_eds = eds_from_distances(distances, normalization, s_low, s_high)
+    return mixed_scores(mmsp(distances), eds_from_distances(distances, normalization, s_low, s_high), beta, gamma)
+
+
+def mixed_scores(p_mmsp: Tensor, p_eds: Tensor, beta: Scalar, gamma: Scalar) -> dict[ScoreMode, Tensor]:
+    """P_MMSP, P_EDS and their Eq. 9-10 mixture, keyed by :class:`ScoreMode`."""
     return {ScoreMode.EDS_MMSP: eds_mmsp_mixture(p_eds, p_mmsp, beta, gamma), ScoreMode.EDS: p_eds,
             ScoreMode.MMSP: p_mmsp}
+
+
+@dataclass
+class OneHotStatistics:
+    """Per-pixel quantities of an embedding f that every DMLNet score needs, for the fixed
+    prototypes m_t = T e_t, in closed form (no (B, N, H, W) distance tensor is formed):
+
+      d_t = ||f||^2 - 2 T f_t + T^2, so
+      Eq. 5   argmin_t d_t = argmax_t f_t,     min_t d_t = ||f||^2 - 2 T max_t f_t + T^2
+      Eq. 6   max_t p_t = max_t softmax_t(2 T f)     (the ||f||^2 + T^2 part of -d_t cancels)
+      Eq. 7   S = N ||f||^2 - 2 T sum_t f_t + N T^2
+    Equal to the distance forms (:func:`close_set_labels`, :func:`mmsp`, :func:`distance_sum`)
+    up to float rounding (tested).
+    """
+
+    labels: Tensor  # (B, H, W) int64, Eq. 5
+    squared_norm: Tensor  # (B, H, W) ||f||^2
+    nearest_distance: Tensor  # (B, H, W) min_t d_t
+    max_probability: Tensor  # (B, H, W) max_t p_t
+    distance_sum: Tensor  # (B, H, W) S, Eq. 7
+
+    @classmethod
+    def of(cls, embedding: Tensor, temperature: float, size: tuple[int, int] | None = None) -> "OneHotStatistics":
+        """Statistics of (B, N, h, w) ``embedding`` bilinearly upsampled to ``size`` (None: as given).
+
+        The linear parts (the 2T scale, sum_t f_t) are formed before upsampling, which is exact
+        because bilinear interpolation is linear. At ``size`` the N channels are upsampled once,
+        channels-last (:func:`~owss_ros.core.prototypes.upsample_channels_last`), then reduced:
+        max / argmax, a softmax over the last axis (max_t p_t = max of softmax(2T f)), an L2 norm."""
+        t = float(temperature)
+        n = embedding.shape[1]
+        scaled = upsample_channels_last(2.0 * t * embedding, size)  # g = 2T f, (B, H, W, N)
+        g_max, labels = scaled.max(dim=-1)
+        max_probability = torch.softmax(scaled, dim=-1).amax(dim=-1)
+        squared_norm = torch.linalg.vector_norm(scaled, dim=-1).square() / (4.0 * t * t)
+        f_sum = upsample_channels_last(embedding.sum(dim=1, keepdim=True), size)[..., 0]
+        nearest = (squared_norm - g_max + t * t).clamp_min(0.0)
+        s = (n * squared_norm - 2.0 * t * f_sum + n * t * t).clamp_min(0.0)
+        return cls(labels, squared_norm, nearest, max_probability, s)
+
+    def scores(self, normalization: EDSNormalization | str | Tensor, s_low: Scalar, s_high: Scalar,
+               beta: Scalar, gamma: Scalar) -> dict[ScoreMode, Tensor]:
+        """The three DMLNet scores (as :func:`dml_scores` of the distances)."""
+        return mixed_scores(1.0 - self.max_probability, eds_from_sum(self.distance_sum, normalization, s_low, s_high),
+                            beta, gamma)
 
 
 def select_score(scores: dict[ScoreMode, Tensor], mode: ScoreMode | str | Tensor) -> Tensor:
@@ -176,3 +231,5 @@ def max_logit_anomaly(logits: Tensor) -> Tensor:
 def energy_anomaly(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """Energy baseline (Liu et al. 2020): E = -T logsumexp(logits / T); higher = anomalous."""
     return -temperature * torch.logsumexp(logits / temperature, dim=1)
+
+

@@ -74,7 +74,7 @@ def test_taught_prototype_changes_output_without_reexport(model_path, dynamic_ex
     prototype = ort_backend.embed(frame)[:, y, x]
     taught, entry = classes.with_novel("cone", prototype, lambda_novel=4.0)
     novel = graph_inputs(class_set=taught)
-    assert novel.novel_prototypes.shape == (TEST_MAX_PROTOTYPES, 19)
+    assert novel.novel_prototypes.shape == (1, 19)  # dynamic K: only the slots up to the last used one
     after = ort_backend.infer(frame, novel)
     assert entry.class_id == 19
     assert after.open_labels[y, x] == 19
@@ -134,3 +134,16 @@ def test_provider_choice(dynamic_export):
     assert backend.session.get_providers() == expected
     assert backend.session.get_session_options().intra_op_num_threads == 1
     assert backend.describe()["providers"] == expected
+
+
+def test_embed_runs_the_network_alone_and_equals_the_full_graph(model_path, dynamic_export):
+    _, ort_backend = _pair(model_path, dynamic_export.path, (64, 128))
+    frame = structured_frame((64, 128), seed=11)
+    taught = ort_backend.embed(frame)
+    network = ort_backend._embedding_session
+    assert [i.name for i in network.get_inputs()] == ["image"]  # no prototypes, no score params: no scoring
+    full_inputs = {"image": frame[None], **graph_inputs().feed()}
+    (full,) = ort_backend.session.run(["embedding"], full_inputs)
+    (alone,) = network.run(["embedding"], {"image": frame[None]})
+    np.testing.assert_allclose(alone, full, atol=1e-5)
+    assert taught.shape == (19, 64, 128)

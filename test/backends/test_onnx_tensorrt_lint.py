@@ -40,22 +40,7 @@ def test_exported_variant_passes_the_parser_rules(exports, options, body):
     if body == "fp16":
         model = convert_body_to_fp16(model)
     violations = lint_tensorrt(model)
-    known = [v for v in violations if _is_known(v)]
-    others = [v for v in violations if not _is_known(v)]
-    assert not others, "\n".join(map(str, others))
-    if known:  # reported, not hidden: anything else still fails above
-        pytest.xfail("known: " + "; ".join(map(str, known)) + f" ({KNOWN_REASON})")
-
-
-# Found by this lint, owned by pipeline.py (not changed here): with score_resolution "input" and a
-# dynamic size, the graph takes the upsampling size from Shape(image), and image is UINT8, which
-# the matrix does not list for Shape (UINT8: "only network input or output"). Fix: take the size
-# from the normalised float image. Remove this entry when the export no longer does it.
-KNOWN_REASON = "Shape of the uint8 image in the dynamic input-resolution export; fix belongs in pipeline.py"
-
-
-def _is_known(violation) -> bool:
-    return violation.rule == "type" and violation.detail.startswith("Shape on UINT8 (image)")
+    assert not violations, "\n".join(map(str, violations))
 
 
 def _graph(nodes, inputs, outputs, initializers=(), opset=17):
