@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-DEFAULT_MODEL = Path("models/default/model.safetensors")
+DEFAULT_MODEL = "models/default/model.safetensors"
 
 
 def register(subparsers) -> None:
@@ -38,6 +37,7 @@ def run(args) -> int:
     import torch
 
     from owss_ros.backends.graph_inputs import GraphInputs
+    from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.core.checkpoint import load_model
     from owss_ros.core.npm import novel_prototype
     from owss_ros.runtime.engine import ModelFiles, base_class_set
@@ -86,6 +86,6 @@ def run(args) -> int:
         payload = {"model": args.model, "frames": len(frames), "repeats": args.repeats, "input_hw": list(hw),
                    "results": [asdict(r) for r in results], "fastest_99": best.name, "gflops": gflops,
                    "network_gmac": macs / 1e9, "floor_ms": floor_ms}
-        Path(args.json_path).write_text(json.dumps(payload, indent=1))
+        atomic_write_text(args.json_path, json.dumps(payload, indent=1))
         print(f"wrote {args.json_path}")
     return 0
