@@ -12,7 +12,8 @@ the node's own counter), end-to-end latency (stamp -> all subscribed outputs bac
 the node's stage latencies from /diagnostics, the ratio to the bare backend, and the node's RSS
 (after warm-up, every --rss-period s, at the end). The two phases never run at the same time.
 Without --model and without models/default/model.safetensors a random-weights fast_scnn is used
-(latency does not depend on the weights' values).
+(latency does not depend on the weights' values). --bag sends the frames of a rosbag2 (MCAP)
+bag instead of the sample drive (at most --bag-frames of them, cycled, at the bag's resolution).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
                    help="frames sent one by one before the run (more than the node's 30-frame ring buffer)")
     p.add_argument("--rss-period", type=float, default=5.0, help="seconds between RSS samples of the node")
     p.add_argument("--cache-dir", default="", help="ONNX / engine cache (default: the node's default cache)")
+    p.add_argument("--bag", type=Path, help="rosbag2 (MCAP) bag whose camera frames are sent (default: the sample drive)")
+    p.add_argument("--bag-topic", help="its image topic (default: the bag's only one)")
+    p.add_argument("--bag-frames", type=int, default=24, help="frames taken from --bag (cycled)")
     p.add_argument("--work-dir", type=Path, help="keep the sample drive, params and node.log here (default: temporary)")
     p.add_argument("--json", dest="json_path", type=Path, help="also write the results as JSON here")
     p.set_defaults(func=run)
@@ -62,6 +66,11 @@ def run(args) -> int:
         raise SystemExit(f"error: --outputs must name some of {OUTPUT_NAMES}, got {args.outputs!r}")
     if args.rate <= 0 or args.duration <= 0:
         raise SystemExit("error: --rate and --duration must be positive")
+    if args.bag is not None and not args.bag.exists():
+        raise SystemExit(f"error: bag {args.bag} does not exist")
+    if args.bag_frames <= 0:
+        raise SystemExit("error: --bag-frames must be positive")
+    bag = {"bag_path": args.bag.resolve(), "bag_topic": args.bag_topic, "drive_frames": args.bag_frames} if args.bag else {}
     with tempfile.TemporaryDirectory(prefix="owss_node_bench_model_") as scratch:
         model_path, model_label = benchmark_model(args.model, Path(scratch))
         if not model_path.is_file():
@@ -70,7 +79,7 @@ def run(args) -> int:
             model_path=model_path, backend=args.backend, rate_hz=args.rate, duration_s=args.duration,
             input_hw=parse_hw(args.input_size), outputs=outputs, cpu_threads=args.cpu_threads,
             cache_directory=args.cache_dir, bare_frames=args.bare_frames, warmup_frames=args.warmup_frames,
-            rss_period_s=args.rss_period)
+            rss_period_s=args.rss_period, **bag)
         print(f"[benchmark-node] model: {model_label}; bare backend first (paced at the rate), then the node for {args.duration:g} s "
               f"at {args.rate:g} Hz")
         result = run_node_benchmark(settings, args.work_dir.resolve() if args.work_dir else None)

@@ -18,8 +18,11 @@ One run, in this order (the two timed phases never overlap, so they do not share
    its per-stage latency (p50 / p99 over its rolling window, sized to the run). The node's RSS
    is read from /proc/<pid>/status (VmRSS) after warm-up, every ``rss_period_s`` and at the end.
 
-Camera QoS is best effort, depth 1 (sensor data, as a camera driver publishes; the node's default
-image QoS); outputs are subscribed reliable, depth 10 (the node publishes reliable, depth 1).
+The frames are the sample drive's (512x256) or, with ``bag_path``, at most ``drive_frames`` frames
+of a rosbag2 (MCAP) bag's image topic, at the bag's own resolution. Camera QoS is best effort,
+depth 1 (sensor data, as a camera driver publishes; the node's default image QoS), with the
+large-image Fast DDS profile in both processes (as the README asks of a camera driver); outputs
+are subscribed reliable, depth 10 (the node publishes reliable, depth 1).
 The benchmark process itself costs CPU during the node phase (publishing, receiving outputs):
 keep ``outputs`` to what a consumer would subscribe.
 """
@@ -41,6 +44,7 @@ import yaml
 
 from owss_ros.tools.node_process import NODE_NAME, REPO_ROOT, NodeProcess
 from owss_ros.tools.ros_env import isolated_ros_environment, latency_summary, write_params_file
+from owss_ros.transport.fastdds import apply_large_image_profile, transport_warnings
 
 NAMESPACE = "/owss_benchmark"
 CAMERA_TOPIC = f"{NAMESPACE}/camera/image_raw"
@@ -67,8 +71,10 @@ class BenchmarkSettings:
     bare_frames: int = 200
     warmup_frames: int = 40  # more than the node's ring buffer (30 frames): it is full before RSS is first read
     rss_period_s: float = 5.0
-    drive_frames: int = 24
+    drive_frames: int = 24  # sample drive frames, or at most this many frames of bag_path
     drive_seed: int = 7
+    bag_path: Path | None = None  # rosbag2 bag to take the camera frames from
+    bag_topic: str | None = None  # its image topic (None: the bag's only one)
 
 
 def safe_ratio(numerator, denominator):
@@ -133,6 +139,19 @@ def load_drive_frames(work_dir: Path, count: int, seed: int) -> list[np.ndarray]
 
     drive = make_sample_drive(work_dir / "drive", count, seed)
     return [np.asarray(Image.open(path).convert("RGB")) for path in drive.frames]
+
+
+def load_camera_frames(settings: BenchmarkSettings, work_dir: Path) -> list[np.ndarray]:
+    """The frames the run cycles through: from ``settings.bag_path`` if set, else the sample drive."""
+    if settings.bag_path is None:
+        return load_drive_frames(work_dir, settings.drive_frames, settings.drive_seed)
+    from owss_ros.bag import BagError, read_image_frames
+
+    frames = [np.array(f.rgb) for f in read_image_frames(settings.bag_path, settings.bag_topic,
+                                                         limit=settings.drive_frames)]  # writable copies
+    if not frames:
+        raise BagError(f"bag {settings.bag_path} has no frames on {settings.bag_topic or 'its image topic'}")
+    return frames
 
 
 def stamp_from_ns(ns: int):
@@ -372,6 +391,9 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
     node_path = f"{NAMESPACE}/{NODE_NAME}"
     topics = [f"{node_path}/{name}" for name in settings.outputs]
     params_file = write_node_params(work_dir / "benchmark_params.yaml", settings)
+    apply_large_image_profile()  # before this process's first DDS participant: it publishes the frames
+    for warning in transport_warnings():
+        print(f"[benchmark-node] warning: {warning}")
     with isolated_ros_environment() as domain_id:
         node = NodeProcess([REPO_ROOT / "config" / "perception.yaml", params_file], NAMESPACE,
                            work_dir / "node.log", remappings={"image": CAMERA_TOPIC}).start()
@@ -380,7 +402,7 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
             rclpy.init(context=context, domain_id=domain_id)
             client = RosClient(context, "owss_benchmark_player")
             try:
-                client.warm_up(ListClasses, f"{NAMESPACE}/list_classes", ListClasses.Request(),
+                client.warm_up(ListClasses, f"{node_path}/list_classes", ListClasses.Request(),
                                timeout=STARTUP_TIMEOUT_S)
             except TimeoutError:
                 raise RuntimeError(f"the node did not become ready:\n{node.log()[-4000:]}") from None
@@ -458,7 +480,7 @@ def run_node_benchmark(settings: BenchmarkSettings, work_dir: Path | None = None
         if work_dir is None:
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="owss_node_bench_")))
         work_dir.mkdir(parents=True, exist_ok=True)
-        frames = load_drive_frames(work_dir, settings.drive_frames, settings.drive_seed)
+        frames = load_camera_frames(settings, work_dir)
         bare_load = os.getloadavg()
         bare = measure_bare_backend(settings, frames)
         node = run_node_phase(settings, frames, work_dir)
@@ -466,6 +488,7 @@ def run_node_benchmark(settings: BenchmarkSettings, work_dir: Path | None = None
     e2e, infer = node["end_to_end_ms"], bare["infer_ms"]
     return {
         "settings": {**asdict(settings), "model_path": str(settings.model_path),
+                     "bag_path": str(settings.bag_path) if settings.bag_path else None,
                      "camera_size_wh": [int(frames[0].shape[1]), int(frames[0].shape[0])]},
         "order": "bare backend measured first, in the benchmark process; then the node run (never concurrent)",
         "node": node,
@@ -491,7 +514,8 @@ def format_report(result: dict) -> str:
     header = [
         f"model {s['model_path']}; backend {s['backend']} -> node: {chosen}"
         f" {node['node_backend'].get('backend.providers', '')}; input {s['input_hw'][0]}x{s['input_hw'][1]};"
-        f" camera {s['camera_size_wh'][0]}x{s['camera_size_wh'][1]} rgb8; cpu_threads {s['cpu_threads'] or 'default'}",
+        f" camera {s['camera_size_wh'][0]}x{s['camera_size_wh'][1]} rgb8"
+        f"{' from ' + s['bag_path'] if s.get('bag_path') else ''}; cpu_threads {s['cpu_threads'] or 'default'}",
         f"outputs subscribed: {', '.join(t.rsplit('/', 1)[1] for t in node['outputs'])}; {result['order']}",
     ]
     return "\n".join(header + [""] + _rate_lines(result) + [""] + _latency_lines(result) + [""]
