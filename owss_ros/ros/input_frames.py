@@ -1,9 +1,10 @@
 """Camera messages -> RGB frames the backend accepts, refusing bad input with a reason.
 
 Accepted: sensor_msgs/Image in rgb8, bgr8, rgba8, bgra8 or mono8 (8UC1 read as mono8), and
-sensor_msgs/CompressedImage holding JPEG or PNG. A frame larger than ``max_pixels`` is refused
-before it is decoded (for compressed images, from the file header alone), so a giant or
-malicious frame costs no memory.
+sensor_msgs/CompressedImage holding JPEG or PNG. :func:`message_header_size` checks everything
+that needs no decoding (encoding, size against ``max_pixels``, step, data length; for
+compressed images the file header), and the engine calls it before a frame enters its ring
+buffer, so a giant, malformed or unsupported frame is refused at once and never held.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
-from owss_ros.ros.image_conversion import compressed_image_to_rgb, image_to_rgb
+from owss_ros.ros.image_conversion import compressed_image_to_rgb, image_to_rgb, pixel_layout
 from owss_ros.runtime.frames import Frame, FrameRejectedError
 
 INPUT_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8uc1")
@@ -39,40 +40,47 @@ def compressed_image_size(data) -> tuple[int, int]:
         raise FrameRejectedError(f"cannot read the compressed image header: {error}") from error
 
 
-def frame_from_message(message, max_pixels: int) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB frame from an Image or CompressedImage, or FrameRejectedError."""
+def message_header_size(message, max_pixels: int) -> tuple[int, int]:
+    """(height, width) of an Image / CompressedImage after every check that needs no decoding,
+    or FrameRejectedError with the reason."""
     if isinstance(message, CompressedImage):
         if len(message.data) == 0:
             raise FrameRejectedError("empty CompressedImage")
-        _check_size(*compressed_image_size(message.data), max_pixels)
-        try:
-            return compressed_image_to_rgb(message)
-        except ValueError as error:
-            raise FrameRejectedError(str(error)) from error
+        width, height = compressed_image_size(message.data)
+        _check_size(width, height, max_pixels)
+        return height, width
     if not isinstance(message, Image):
         raise FrameRejectedError(f"not an image message: {type(message).__name__}")
     if message.encoding.lower() not in INPUT_ENCODINGS:
         raise FrameRejectedError(
             f"unsupported image encoding {message.encoding!r}; the node accepts "
             "rgb8, bgr8, rgba8, bgra8, mono8")
-    _check_size(int(message.width), int(message.height), max_pixels)
+    width, height, step = int(message.width), int(message.height), int(message.step)
+    _check_size(width, height, max_pixels)
+    row_bytes = width * pixel_layout(message.encoding).bytes_per_pixel
+    if step < row_bytes:
+        raise FrameRejectedError(f"step {step} is smaller than one row of {width} {message.encoding} pixels "
+                                 f"({row_bytes} bytes)")
+    if len(message.data) != step * height:
+        raise FrameRejectedError(f"data length {len(message.data)} does not match step * height = "
+                                 f"{step} * {height} = {step * height}")
+    return height, width
+
+
+def frame_from_message(message, max_pixels: int) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB frame from an Image or CompressedImage, or FrameRejectedError."""
+    message_header_size(message, max_pixels)
     try:
+        if isinstance(message, CompressedImage):
+            return compressed_image_to_rgb(message)
         return image_to_rgb(message)
     except ValueError as error:
         raise FrameRejectedError(str(error)) from error
-
-
-def message_size(message) -> tuple[int, int]:
-    """(height, width) of an Image / CompressedImage from its header alone."""
-    if isinstance(message, CompressedImage):
-        width, height = compressed_image_size(message.data)
-    else:
-        width, height = int(message.width), int(message.height)
-    return height, width
 
 
 def message_frame(message, max_pixels: int) -> Frame:
     """The engine's lazily decoded :class:`Frame` of a camera message (its header travels along)."""
     stamp = message.header.stamp
     return Frame(int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec),
-                 lambda: frame_from_message(message, max_pixels), lambda: message_size(message), message.header)
+                 lambda: frame_from_message(message, max_pixels), lambda: message_header_size(message, max_pixels),
+                 message.header, len(message.data))

@@ -20,9 +20,10 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CameraInfo
 
+from owss_ros.core.class_names import check_stamp_message
 from owss_ros.core.class_set import ClassOrigin, ClassSet
 from owss_ros.core.classes import UNKNOWN_ID
-from owss_ros.msg import ClassInfo, ClassList
+from owss_ros.msg import ClassInfo, ClassList, LabelInfo, VisionClass
 from owss_ros.ros.image_conversion import image_to_mono8
 from owss_ros.ros.input_frames import frame_from_message
 from owss_ros.runtime.engine import Health
@@ -36,11 +37,6 @@ _ORIGIN_CODES = {
 }
 
 
-def stamp_to_ns(stamp) -> int:
-    """builtin_interfaces/Time -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
 def class_list_message(class_set: ClassSet, lambda_out: float, lambda_novel: float,
                        stamp, frame_id: str) -> ClassList:
     msg = ClassList(threshold=float(lambda_out), novel_threshold=float(lambda_novel),
@@ -51,6 +47,18 @@ def class_list_message(class_set: ClassSet, lambda_out: float, lambda_novel: flo
         ClassInfo(id=e.class_id, name=e.name, color=list(e.color), origin=_ORIGIN_CODES[e.origin])
         for e in sorted(class_set.entries, key=lambda e: e.class_id)
     ]
+    return msg
+
+
+UNKNOWN_CLASS_NAME = "unknown"
+
+
+def label_info_message(class_list: ClassList) -> LabelInfo:
+    """The class map of ``class_list`` in vision_msgs/LabelInfo's fields (255 = unknown)."""
+    msg = LabelInfo(threshold=class_list.threshold)
+    msg.header = class_list.header
+    msg.class_map = [VisionClass(class_id=c.id, class_name=c.name) for c in class_list.classes]
+    msg.class_map.append(VisionClass(class_id=UNKNOWN_ID, class_name=UNKNOWN_CLASS_NAME))
     return msg
 
 
@@ -120,7 +128,7 @@ def teaching_arguments(request, max_pixels: int) -> tuple[list, list]:
     if bool(request.images) == bool(request.frame_stamps):
         raise TeachingError("give the frames either inline (images) or by stamp (frame_stamps), not both or "
                             f"neither (got {len(request.images)} images, {len(request.frame_stamps)} frame_stamps)")
-    frames = [stamp_to_ns(s) for s in request.frame_stamps]
+    frames = [check_stamp_message(s, f"frame_stamps[{i}]") for i, s in enumerate(request.frame_stamps)]
     for i, image in enumerate(request.images):
         try:
             frames.append(frame_from_message(image, max_pixels))

@@ -3,12 +3,16 @@
     python -m owss_ros.ros.perception_node --ros-args --params-file config/perception.yaml
     ros2 run owss_ros perception_node --ros-args -r image:=/camera/image_raw   (installed)
 
-Topics (relative names, so they follow the namespace and remappings):
+Names follow one rule: what the node consumes is relative (remap it), everything it offers is
+private to the node (``~/``: <namespace>/perception_node/...), /diagnostics stays at the root
+where ROS diagnostics tools look. The resolved names are logged at start-up.
   in   image (sensor_msgs/Image), image/compressed (CompressedImage, by parameter),
        camera_info (sensor_msgs/CameraInfo)
   out  ~/labels mono8, ~/anomaly 32FC1, ~/open_set mono8 (255 = unknown), ~/overlay rgb8,
-       ~/camera_info, ~/class_list (owss_ros/ClassList, latched), /diagnostics
-Services: add_class, remove_class, list_classes (owss_ros/srv/...).
+       ~/camera_info, ~/class_list (owss_ros/ClassList, latched), ~/label_info (owss_ros/LabelInfo,
+       vision_msgs/LabelInfo's fields, latched), /diagnostics
+  services  ~/add_class, ~/remove_class, ~/list_classes, ~/snapshot_frame, ~/export_class,
+       ~/import_class (owss_ros/srv/...)
 
 This node only speaks ROS: parameters -> :class:`~owss_ros.runtime.engine.EngineConfig`, camera
 messages -> :class:`~owss_ros.runtime.frames.Frame` (decoded lazily, on the engine's worker),
@@ -22,33 +26,40 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from owss_ros.core.classes import UNKNOWN_ID
-from owss_ros.msg import ClassList
+from owss_ros.msg import ClassList, LabelInfo
 from owss_ros.ros import perception_parameters as params
 from owss_ros.ros.image_conversion import float32_to_image, mono8_to_image, rgb_to_image
 from owss_ros.ros.input_frames import message_frame
 from owss_ros.ros.messages import (
     class_list_message,
     diagnostic_array,
+    label_info_message,
     request_lambda_novel,
     scaled_camera_info,
     teaching_arguments,
 )
 from owss_ros.runtime.engine import REQUEST_ERRORS, FrameOutputs, ModelFiles, OpenWorldEngine, StartupError
-from owss_ros.srv import AddClass, ListClasses, RemoveClass
+from owss_ros.runtime.ring_buffer import format_stamp_ns
+from owss_ros.srv import AddClass, ExportClass, ImportClass, ListClasses, RemoveClass, SnapshotFrame
 
 NODE_NAME = "perception_node"
 IDLE_CHECK_PERIOD_S = 1.0
+SHUTDOWN_JOIN_S = 10.0
 CLASS_LIST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -87,19 +98,27 @@ class PerceptionNode(Node):
                                             ("overlay", Image), ("camera_info", CameraInfo))
                          if p(f"publish_{name}")}
         self._class_list_publisher = self.create_publisher(ClassList, "~/class_list", CLASS_LIST_QOS)
+        self._label_info_publisher = self.create_publisher(LabelInfo, "~/label_info", CLASS_LIST_QOS)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._image_subscriptions: list = []
         if not (p("unsubscribe_when_idle") and not self._wanted()):
             self._subscribe_images()
         qos = params.image_qos(p("image_qos_reliability"), p("image_qos_depth"))
+        self._camera_info_subscription = None
         if p("subscribe_camera_info"):
-            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos,
-                                     callback_group=self._image_group)
+            self._camera_info_subscription = self.create_subscription(
+                CameraInfo, "camera_info", self._on_camera_info, qos, callback_group=self._image_group)
         if p("unsubscribe_when_idle"):
             self.create_timer(IDLE_CHECK_PERIOD_S, self._update_idle_subscriptions, callback_group=self._image_group)
-        self.create_service(AddClass, "add_class", self._on_add_class, callback_group=service_group)
-        self.create_service(RemoveClass, "remove_class", self._on_remove_class, callback_group=service_group)
-        self.create_service(ListClasses, "list_classes", self._on_list_classes, callback_group=report_group)
+        self._offered_services = [
+            self.create_service(AddClass, "~/add_class", self._on_add_class, callback_group=service_group),
+            self.create_service(RemoveClass, "~/remove_class", self._on_remove_class, callback_group=service_group),
+            self.create_service(ImportClass, "~/import_class", self._on_import_class, callback_group=service_group),
+            self.create_service(ListClasses, "~/list_classes", self._on_list_classes, callback_group=report_group),
+            self.create_service(ExportClass, "~/export_class", self._on_export_class, callback_group=report_group),
+            self.create_service(SnapshotFrame, "~/snapshot_frame", self._on_snapshot_frame,
+                                callback_group=report_group),
+        ]
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.create_timer(p("diagnostics_period"), self._publish_diagnostics, callback_group=report_group)
@@ -107,10 +126,23 @@ class PerceptionNode(Node):
         self._engine.class_listeners.append(lambda class_set: self._publish_class_list())
         self._engine.start(self._wanted, self._publish_outputs)
         self._publish_class_list()
+        self._log_names()
         self.get_logger().info(
             f"ready: model {model.model_path} ({model.fingerprint[:12]}), backend "
             f"{self._engine.backend_description}, input {p('input_width')}x{p('input_height')}, "
             f"{len(self._engine.class_set.entries)} classes")
+
+    def _log_names(self) -> None:
+        """The exact resolved names, so an operator can copy them (they depend on the namespace)."""
+        inputs = [s.topic_name for s in self._image_subscriptions]
+        if self._camera_info_subscription is not None:
+            inputs.append(self._camera_info_subscription.topic_name)
+        outputs = [pub.topic_name for pub in self._outputs.values()]
+        outputs += [self._class_list_publisher.topic_name, self._label_info_publisher.topic_name,
+                    self._diagnostics_publisher.topic_name]
+        self.get_logger().info("subscribes to: " + ", ".join(inputs or ["nothing yet (unsubscribe_when_idle)"]))
+        self.get_logger().info("publishes: " + ", ".join(outputs))
+        self.get_logger().info("services: " + ", ".join(self.resolve_service_name(s.srv_name) for s in self._offered_services))
 
     def _parameter(self, name: str):
         return self.get_parameter(name).value
@@ -124,11 +156,19 @@ class PerceptionNode(Node):
         for enabled, kind, topic in ((self._parameter("subscribe_image"), Image, "image"),
                                      (self._parameter("subscribe_compressed"), CompressedImage, "image/compressed")):
             if enabled:
+                # message_lost: samples the DDS reader saw but could not deliver (e.g. large
+                # best-effort frames missing a fragment); rmw_fastrtps_cpp reports them.
+                events = SubscriptionEventCallbacks(
+                    message_lost=lambda info, topic=topic: self._engine.count_lost(
+                        info.total_count_change, f" on {self.resolve_topic_name(topic)}"))
                 self._image_subscriptions.append(self.create_subscription(
-                    kind, topic, self._on_frame, qos, callback_group=self._image_group))
+                    kind, topic, self._on_frame, qos, callback_group=self._image_group, event_callbacks=events))
 
     def _on_frame(self, message) -> None:
-        self._engine.submit(message_frame(message, self._parameter("max_image_pixels")))
+        if self._engine.submit(message_frame(message, self._parameter("max_image_pixels"))) and \
+                message.header.frame_id != self._latest_frame_id:
+            self._latest_frame_id = message.header.frame_id  # ~/class_list names the camera frame
+            self._publish_class_list()
 
     def _on_camera_info(self, message: CameraInfo) -> None:
         if message.width == 0 or message.height == 0:
@@ -157,7 +197,6 @@ class PerceptionNode(Node):
 
     def _publish_outputs(self, outputs: FrameOutputs) -> None:  # on the engine's worker thread
         header = outputs.frame.source
-        self._latest_frame_id = header.frame_id
         messages = [("labels", outputs.close_labels, mono8_to_image), ("anomaly", outputs.anomaly, float32_to_image),
                     ("open_set", outputs.open_labels, mono8_to_image),
                     ("overlay", outputs.overlay, lambda a, header: rgb_to_image(a, "rgb8", header=header))]
@@ -175,7 +214,9 @@ class PerceptionNode(Node):
                                   self.get_clock().now().to_msg(), self._latest_frame_id)
 
     def _publish_class_list(self) -> None:
-        self._class_list_publisher.publish(self._class_list())
+        class_list = self._class_list()
+        self._class_list_publisher.publish(class_list)
+        self._label_info_publisher.publish(label_info_message(class_list))
 
     def _on_list_classes(self, request, response):
         response.classes = self._class_list()
@@ -206,6 +247,49 @@ class PerceptionNode(Node):
             self.get_logger().warning(response.message)
         except Exception as error:  # noqa: BLE001 - a request must never take the node down
             response.message = f"class not added: internal error {type(error).__name__}: {error}"
+            self.get_logger().error(response.message)
+        return response
+
+    def _on_snapshot_frame(self, request, response):
+        response.success = False
+        try:
+            stamp_ns, (height, width) = self._engine.snapshot_newest()
+            if request.return_image:
+                response.image = rgb_to_image(np.ascontiguousarray(self._engine.buffered_frame(stamp_ns)), "rgb8")
+                response.image.header.stamp.sec, response.image.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+                response.image.header.frame_id = self._latest_frame_id
+        except REQUEST_ERRORS as error:
+            response.message = f"no frame pinned: {error}"
+            self.get_logger().warning(response.message)
+            return response
+        response.success, response.width, response.height = True, width, height
+        response.stamp.sec, response.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        response.message = (f"pinned the {width}x{height} frame at stamp {format_stamp_ns(stamp_ns)} for "
+                            f"{self._parameter('pinned_frame_timeout'):g} s or until a class is taught from it: "
+                            f"frame_stamps: [{{sec: {response.stamp.sec}, nanosec: {response.stamp.nanosec}}}]")
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_export_class(self, request, response):
+        try:
+            response.class_json = self._engine.export_class(request.class_name).decode()
+            response.success, response.message = True, f"exported class {request.class_name!r}"
+        except REQUEST_ERRORS as error:
+            response.success, response.message = False, f"not exported: {error}"
+            self.get_logger().warning(response.message)
+        return response
+
+    def _on_import_class(self, request, response):
+        response.success, response.class_id = False, UNKNOWN_ID
+        try:
+            entry = self._engine.import_class(request.class_json, request.class_name)
+            response.success, response.class_id = True, entry.class_id
+            response.message = f"imported class {entry.class_id} {entry.name!r}"
+        except REQUEST_ERRORS as error:
+            response.message = f"not imported: {error}"
+            self.get_logger().warning(response.message)
+        except Exception as error:  # noqa: BLE001 - a request must never take the node down
+            response.message = f"not imported: internal error {type(error).__name__}: {error}"
             self.get_logger().error(response.message)
         return response
 
@@ -241,7 +325,10 @@ class PerceptionNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    # rclpy's own SIGINT handler shuts the context down at once, while the worker may still be
+    # publishing a frame ("Failed to publish: publisher's context is invalid"). So the node
+    # handles SIGINT / SIGTERM itself: stop spinning, stop the worker, then shut ROS down.
+    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
     logger = rclpy.logging.get_logger(NODE_NAME)
     try:
         node = PerceptionNode()
@@ -255,29 +342,38 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    spinner = threading.Thread(target=_spin, args=(executor, stop), name="owss_executor", daemon=True)
+    spinner.start()
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.wait(1.0):  # the signal handlers run in this (the main) thread
+            pass
     finally:
-        _shut_down(node, executor)
+        _shut_down(node, executor, spinner)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
-def _shut_down(node: PerceptionNode, executor) -> None:
-    """Stop the worker and release ROS; every step is idempotent. On SIGINT rclpy's handler shuts
-    the context down and chains to Python's, so a KeyboardInterrupt arriving during clean-up is
-    absorbed and the remaining steps are run again."""
-    for _ in range(5):
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            node.close()
-            executor.shutdown()
-            node.destroy_node()
-            rclpy.try_shutdown()
-            return
-        except KeyboardInterrupt:
-            continue
+def _spin(executor, stop: threading.Event) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+    finally:
+        stop.set()
+
+
+def _shut_down(node: PerceptionNode, executor, spinner: threading.Thread) -> None:
+    """Stop the worker (no frame is published after this), then the executor, then release ROS; a
+    second SIGINT during clean-up is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    node.close()
+    executor.shutdown()
+    spinner.join(SHUTDOWN_JOIN_S)
+    node.destroy_node()
+    rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

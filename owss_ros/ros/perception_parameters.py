@@ -104,8 +104,17 @@ STRUCTURAL_PARAMETERS = (
     ParameterSpec("mask_directory", "~/.ros/owss_ros/masks",
                   "AddClass.mask_paths are read from inside this directory only. Empty: mask_paths "
                   "disabled."),
-    ParameterSpec("ring_buffer_size", 30, "Camera frames kept for AddClass.frame_stamps; 0 disables.",
-                  int_range=(0, 1000)),
+    ParameterSpec("ring_buffer_seconds", 10.0, "Camera frames that arrived in the last this many seconds are "
+                  "kept for AddClass.frame_stamps (bounded by ring_buffer_size and ring_buffer_max_bytes "
+                  "too); 0 disables.", float_range=(0.0, 3600.0)),
+    ParameterSpec("ring_buffer_size", 300, "Most camera frames kept for AddClass.frame_stamps; 0 disables.",
+                  int_range=(0, 100_000)),
+    ParameterSpec("ring_buffer_max_bytes", 268_435_456, "Most bytes of image data the frame ring buffer "
+                  "holds (a 1920x1080 rgb8 frame is 6.2 MB); 0 disables.", int_range=(0, 1 << 40)),
+    ParameterSpec("pinned_frames", 8, "Frames ~/snapshot_frame can pin beyond the ring buffer (a newer pin "
+                  "releases the oldest); 0 disables snapshots.", int_range=(0, 64)),
+    ParameterSpec("pinned_frame_timeout", 300.0, "Seconds a pinned frame is kept when no class is taught "
+                  "from it.", float_range=(1.0, 86_400.0)),
     ParameterSpec("stamp_tolerance", 0.0, "AddClass.frame_stamps match the nearest buffered frame within "
                   "this many seconds (0: exact match only).", float_range=(0.0, 10.0)),
     ParameterSpec("max_shots", 16, "Most frames (masks) in one AddClass request.", int_range=(1, 256)),
@@ -231,5 +240,7 @@ def engine_config(node):
         input_hw=(p("input_height"), p("input_width")), output_resolution=p("output_resolution"),
         class_store_path=p("class_store_path"), class_store_on_error=p("class_store_on_error"),
         max_novel_classes=p("max_novel_classes"), mask_directory=p("mask_directory"),
-        ring_buffer_size=p("ring_buffer_size"), stamp_tolerance_s=p("stamp_tolerance"), max_shots=p("max_shots"),
+        ring_buffer_size=p("ring_buffer_size"), ring_buffer_seconds=p("ring_buffer_seconds"),
+        ring_buffer_max_bytes=p("ring_buffer_max_bytes"), pinned_frames=p("pinned_frames"),
+        pinned_frame_timeout_s=p("pinned_frame_timeout"), stamp_tolerance_s=p("stamp_tolerance"), max_shots=p("max_shots"),
         max_image_pixels=p("max_image_pixels"), statistics_window=p("statistics_window"))

@@ -83,13 +83,13 @@ def connect_to_node(client: RosTestClient, node: NodeProcess, namespace: str, ti
 
     from owss_ros.srv import AddClass, ListClasses, RemoveClass
 
+    node_path = f"{namespace}/{NODE_NAME}"  # the node's services are private (~/), like its outputs
     try:
-        client.warm_up(ListClasses, f"{namespace}/list_classes", ListClasses.Request(), timeout)
+        client.warm_up(ListClasses, f"{node_path}/list_classes", ListClasses.Request(), timeout)
     except TimeoutError:
         raise AssertionError(f"the node did not come up:\n{node.log()}") from None
-    client.warm_up(AddClass, f"{namespace}/add_class", AddClass.Request())  # refused: no class_name
-    client.warm_up(RemoveClass, f"{namespace}/remove_class", RemoveClass.Request())  # refused: nothing selected
-    node_path = f"{namespace}/{NODE_NAME}"
+    client.warm_up(AddClass, f"{node_path}/add_class", AddClass.Request())  # refused: no class_name
+    client.warm_up(RemoveClass, f"{node_path}/remove_class", RemoveClass.Request())  # refused: nothing selected
     client.warm_up(GetParameters, f"{node_path}/get_parameters", GetParameters.Request())
     client.warm_up(SetParameters, f"{node_path}/set_parameters", SetParameters.Request())
 

@@ -34,6 +34,9 @@ NAMESPACE = "/test_bad_input"
 NODE = f"{NAMESPACE}/perception_node"
 MAX_PIXELS = 20_000  # camera frames are 160 x 96 = 15360
 FRAME, MASK = rectangle_frame((20, 20, 80), (250, 230, 0), (10, 50, 20, 70))
+OTHER_FRAME, OTHER_MASK = rectangle_frame((20, 20, 80), (0, 200, 250), (40, 90, 90, 150))
+ONE_PIXEL = np.zeros(CAMERA_HW, np.uint8)
+ONE_PIXEL[30, 40] = 255
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,7 @@ _next_sec = iter(range(100, 100_000))
 
 
 def assert_still_working(client):
-    response = client.call(ListClasses, f"{NAMESPACE}/list_classes", ListClasses.Request())
+    response = client.call(ListClasses, f"{NODE}/list_classes", ListClasses.Request())
     assert len(response.classes.classes) >= 19
     sec = next(_next_sec)
     out = client.publish_until(f"{NAMESPACE}/image", rgb_frame_message(FRAME, sec), f"{NODE}/open_set",
@@ -137,7 +140,7 @@ def test_bad_frames_are_rejected_and_counted(client, case):
 
 
 def add(client, **fields):
-    return client.call(AddClass, f"{NAMESPACE}/add_class", AddClass.Request(**fields))
+    return client.call(AddClass, f"{NODE}/add_class", AddClass.Request(**fields))
 
 
 def good_frame():
@@ -155,8 +158,24 @@ BAD_REQUESTS = {
     "mask_zero_sized": (dict(class_name="a", images=[good_frame()], masks=[Image(encoding="mono8")]),
                         "zero-sized image"),
     "duplicate_name": (dict(class_name="road", images=[good_frame()], masks=[mono8_to_image(MASK)]),
-                       "a class named 'road' already exists"),
-    "empty_name": (dict(class_name="  ", images=[good_frame()], masks=[mono8_to_image(MASK)]), "class_name is empty"),
+                       "class_name 'road' is the model's base class 'road'"),
+    "base_name_variant": (dict(class_name="traffic_light", images=[good_frame()], masks=[mono8_to_image(MASK)]),
+                          "the model's base class 'traffic light'"),
+    "empty_name": (dict(class_name="", images=[good_frame()], masks=[mono8_to_image(MASK)]), "class_name is empty"),
+    "blank_name": (dict(class_name="  ", images=[good_frame()], masks=[mono8_to_image(MASK)]), "white space"),
+    "huge_name": (dict(class_name="x" * 100_000, images=[good_frame()], masks=[mono8_to_image(MASK)]),
+                  "is too long: 100000 characters, at most 64"),
+    "newline_name": (dict(class_name="cone\nx", images=[good_frame()], masks=[mono8_to_image(MASK)]),
+                     "not allowed"),
+    "unknown_name": (dict(class_name="unknown", images=[good_frame()], masks=[mono8_to_image(MASK)]), "reserved"),
+    "uppercase_name": (dict(class_name="Animal", images=[good_frame()], masks=[mono8_to_image(MASK)]),
+                       "use 'animal'"),
+    "path_name": (dict(class_name="a/b/../c", images=[good_frame()], masks=[mono8_to_image(MASK)]),
+                  "characters that are not allowed ('.', '/')"),
+    "one_pixel_mask": (dict(class_name="a", images=[good_frame()], masks=[mono8_to_image(ONE_PIXEL)]),
+                       "at least 64 are needed"),
+    "nanosec_overflow": (dict(class_name="a", frame_stamps=[stamp(7, 1_000_000_000)], masks=[mono8_to_image(MASK)]),
+                         "frame_stamps[0]: nanosec must be in [0, 999999999], got 1000000000"),
     "path_dotdot": (dict(class_name="a", images=[good_frame()], mask_paths=["../outside.png"]),
                     "resolves outside the mask directory"),
     "path_absolute": (dict(class_name="a", images=[good_frame()], mask_paths=["/etc/hostname"]),
@@ -181,6 +200,25 @@ BAD_REQUESTS = {
 }
 
 
+def test_a_rejected_frame_never_enters_the_ring_buffer(client):
+    sec = next(_next_sec)
+    giant = raw_image(200, 200)
+    giant.header.stamp = stamp(sec)
+    deadline = time.monotonic() + 20
+    while True:  # until the node has seen (and rejected) it
+        _, before = node_status(client)
+        client.publisher(f"{NAMESPACE}/image", Image).publish(giant)
+        time.sleep(0.3)
+        _, after = node_status(client)
+        if after.get("frames_rejected", 0) > before.get("frames_rejected", 0):
+            break
+        assert time.monotonic() < deadline, "the giant frame was never rejected"
+    response = add(client, class_name="from_giant", frame_stamps=[stamp(sec)], masks=[mono8_to_image(MASK)])
+    assert not response.success and f"no buffered frame at stamp {sec}.000000000" in response.message
+    assert after["frames_buffered"] >= 0 and after["frames_buffered_bytes"] <= after["frames_buffered"] * FRAME.nbytes
+    assert_still_working(client)
+
+
 @pytest.mark.parametrize("case", list(BAD_REQUESTS))
 def test_bad_add_class_requests_are_refused_with_a_reason(client, case):
     fields, reason = BAD_REQUESTS[case]
@@ -191,23 +229,34 @@ def test_bad_add_class_requests_are_refused_with_a_reason(client, case):
     assert_still_working(client)
 
 
-def test_too_many_classes(client):
-    for name in ("first", "second"):
-        response = add(client, class_name=name, images=[good_frame()], mask_paths=["good.png"], lambda_novel=1.0)
-        assert response.success, response.message
+def test_too_many_classes_and_one_prototype_under_two_names(client, work_dir):
+    first = add(client, class_name="first", images=[good_frame()], mask_paths=["good.png"], lambda_novel=1.0)
+    assert first.success, first.message
+    store = (work_dir / "class_store.json").read_bytes()
+    same = add(client, class_name="same_pixels", images=[good_frame()], masks=[mono8_to_image(MASK)])
+    assert not same.success and "identical to that of the taught class 'first'" in same.message
+    clash = add(client, class_name="First", images=[rgb_frame_message(OTHER_FRAME, 2)],
+                masks=[mono8_to_image(OTHER_MASK)])
+    assert not clash.success and "use 'first'" in clash.message
+    assert (work_dir / "class_store.json").read_bytes() == store  # refusals leave the stored classes intact
+    second = add(client, class_name="second", images=[rgb_frame_message(OTHER_FRAME, 2)],
+                 masks=[mono8_to_image(OTHER_MASK)], lambda_novel=1.0)
+    assert second.success, second.message
     third = add(client, class_name="third", images=[good_frame()], masks=[mono8_to_image(MASK)])
     assert not third.success and "all 2 novel class slots are in use" in third.message
+    response = client.call(ListClasses, f"{NODE}/list_classes", ListClasses.Request())
+    assert [c.name for c in response.classes.classes][19:] == ["first", "second"]
     assert_still_working(client)
 
 
 @pytest.mark.parametrize("request_fields, reason", [
     (dict(class_name="road"), "'road' is a base class of the model and cannot be removed"),
-    (dict(class_name="no such class"), "no class 'no such class'"),
+    (dict(class_name="no_such_class"), "no class 'no_such_class'"),
     (dict(class_id=77), "no class 77"),
     (dict(), "give class_name, or class_id"),
 ])
 def test_bad_remove_class_requests(client, request_fields, reason):
-    response = client.call(RemoveClass, f"{NAMESPACE}/remove_class", RemoveClass.Request(**request_fields))
+    response = client.call(RemoveClass, f"{NODE}/remove_class", RemoveClass.Request(**request_fields))
     assert not response.success
     assert reason in response.message, response.message
     assert_still_working(client)

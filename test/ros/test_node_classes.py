@@ -50,6 +50,7 @@ GEOMETRY = FrameGeometry.fit(CAMERA_HW, MODEL_INPUT_HW)
 
 YELLOW_BOX = rectangle_frame((20, 20, 80), (250, 230, 0), (10, 50, 20, 70))
 RED_BOX = rectangle_frame((30, 120, 40), (200, 40, 40), (30, 80, 100, 150))
+BLUE_BOX = rectangle_frame((30, 120, 40), (40, 40, 200), (30, 80, 100, 150))
 
 
 def scaled_mask(mask: np.ndarray) -> np.ndarray:
@@ -118,7 +119,7 @@ def wait_until_ready(client, node, namespace=NAMESPACE):
 
 
 def list_classes(client) -> dict[str, ClassInfo]:
-    response = client.call(ListClasses, f"{NAMESPACE}/list_classes", ListClasses.Request())
+    response = client.call(ListClasses, f"{NODE}/list_classes", ListClasses.Request())
     return {c.name: c for c in response.classes.classes}
 
 
@@ -128,13 +129,13 @@ def open_set_of(client, frame, sec) -> np.ndarray:
 
 
 def add_class(client, **fields) -> AddClass.Response:
-    return client.call(AddClass, f"{NAMESPACE}/add_class", AddClass.Request(**fields))
+    return client.call(AddClass, f"{NODE}/add_class", AddClass.Request(**fields))
 
 
 def test_add_class_from_images_and_masks(client, backend, work_dir, model_path):
     frame, mask = YELLOW_BOX
     expected = Teaching(backend, frame, mask)
-    response = add_class(client, class_name="yellow box", images=[rgb_frame_message(frame, 1)],
+    response = add_class(client, class_name="yellow_box", images=[rgb_frame_message(frame, 1)],
                          masks=[mono8_to_image(mask)], lambda_novel=expected.lambda_novel)
     assert response.success, response.message
     assert response.class_id == 19
@@ -144,13 +145,13 @@ def test_add_class_from_images_and_masks(client, backend, work_dir, model_path):
 
     # Persisted before the answer: the store holds the class, tied to this model.
     stored = load_class_set(work_dir / "class_store.json", expected_fingerprint=file_fingerprint(model_path))
-    entry = stored.find("yellow box")
+    entry = stored.find("yellow_box")
     assert entry.class_id == 19 and entry.pixels == expected.pixels
     np.testing.assert_allclose(entry.prototype, expected.prototype, atol=1e-3)
 
     open_set = open_set_of(client, frame, 100)
     class_set, _ = ClassSet.cityscapes(capacity=5).with_novel(
-        "yellow box", entry.prototype, lambda_novel=expected.lambda_novel)
+        "yellow_box", entry.prototype, lambda_novel=expected.lambda_novel)
     reference = local_infer(backend, frame, class_set).open_labels
     assert (open_set == reference).mean() > 0.99
     inside = (open_set[expected.mask] == 19).mean()
@@ -163,14 +164,14 @@ def test_add_class_from_frame_stamps_and_mask_paths(client, backend, work_dir):
     expected = Teaching(backend, frame, mask)
     PILImage.fromarray(mask).save(work_dir / "masks" / "red_box.png")
     open_set_of(client, frame, 200)  # frame 200 has reached the node, so it is in its ring buffer
-    response = add_class(client, class_name="red box", frame_stamps=[stamp(200)],
+    response = add_class(client, class_name="red_box", frame_stamps=[stamp(200)],
                          mask_paths=["red_box.png"], lambda_novel=expected.lambda_novel)
     assert response.success, response.message
     assert response.class_id == 20 and response.pixels_used == expected.pixels
 
     open_set = open_set_of(client, frame, 201)
     stored = load_class_set(work_dir / "class_store.json")  # exactly the node's class set
-    assert [(e.class_id, e.name) for e in stored.novel_entries] == [(19, "yellow box"), (20, "red box")]
+    assert [(e.class_id, e.name) for e in stored.novel_entries] == [(19, "yellow_box"), (20, "red_box")]
     config = ScoringConfig(lambda_novel=4.0)
     assert (open_set == local_infer(backend, frame, stored, config).open_labels).mean() > 0.99
     inside = (open_set[expected.mask] == 20).mean()
@@ -180,17 +181,19 @@ def test_add_class_from_frame_stamps_and_mask_paths(client, backend, work_dir):
 
 
 def test_newest_frame_and_nearest_stamp_within_tolerance(client, backend):
-    frame, mask = RED_BOX
+    frame, mask = BLUE_BOX  # not RED_BOX again: the same pixels would give red_box's prototype (refused)
     open_set_of(client, frame, 300)
     small_mask = (scaled_mask(mask) * 255).astype(np.uint8)  # a mask drawn at model resolution
-    newest = add_class(client, class_name="from newest", frame_stamps=[stamp(0, 0)],
+    newest = add_class(client, class_name="from_newest", frame_stamps=[stamp(0, 0)],
                        masks=[mono8_to_image(small_mask)], lambda_novel=1.0)
     assert newest.success, newest.message
     assert newest.pixels_used == Teaching(backend, frame, mask).pixels
-    near = add_class(client, class_name="near stamp", frame_stamps=[stamp(300, 5_000_000)],
-                     masks=[mono8_to_image(mask)], lambda_novel=1.0)  # 5 ms off, tolerance 10 ms
+    with_background = mask.copy()
+    with_background[80:, 100:150] = 255  # the box and the background below it: another prototype
+    near = add_class(client, class_name="near_stamp", frame_stamps=[stamp(300, 5_000_000)],
+                     masks=[mono8_to_image(with_background)], lambda_novel=1.0)  # 5 ms off, tolerance 10 ms
     assert near.success, near.message
-    far = add_class(client, class_name="far stamp", frame_stamps=[stamp(300, 50_000_000)],
+    far = add_class(client, class_name="far_stamp", frame_stamps=[stamp(300, 50_000_000)],
                     masks=[mono8_to_image(mask)])
     assert not far.success and "no buffered frame at stamp 300.050000000" in far.message
     assert far.class_id == 255
@@ -199,27 +202,27 @@ def test_newest_frame_and_nearest_stamp_within_tolerance(client, backend):
 def test_list_classes_and_latched_class_list(client):
     classes = list_classes(client)
     assert len(classes) == 19 + 4
-    yellow, red = classes["yellow box"], classes["red box"]
+    yellow, red = classes["yellow_box"], classes["red_box"]
     assert (yellow.id, yellow.origin, tuple(yellow.color)) == (19, ClassInfo.ORIGIN_NPM, (255, 127, 0))
     assert (red.id, red.origin, tuple(red.color)) == (20, ClassInfo.ORIGIN_NPM, (0, 255, 255))
     assert classes["road"].id == 0 and classes["road"].origin == ClassInfo.ORIGIN_BASE
     topic = f"{NODE}/class_list"
     client.subscribe(topic, ClassList, RELIABLE_LATCHED)
     latched = client.wait_for_message(topic, lambda m: len(m.classes) == 23)
-    assert [c.name for c in latched.classes][19:] == ["yellow box", "red box", "from newest", "near stamp"]
+    assert [c.name for c in latched.classes][19:] == ["yellow_box", "red_box", "from_newest", "near_stamp"]
 
 
 def test_remove_class_by_name_and_by_id(client, backend, work_dir, model_path):
     topic = f"{NODE}/class_list"
     client.subscribe(topic, ClassList, RELIABLE_LATCHED)
-    for request in (RemoveClass.Request(class_name="red box"), RemoveClass.Request(class_id=21),
-                    RemoveClass.Request(class_name="near stamp")):
-        response = client.call(RemoveClass, f"{NAMESPACE}/remove_class", request)
+    for request in (RemoveClass.Request(class_name="red_box"), RemoveClass.Request(class_id=21),
+                    RemoveClass.Request(class_name="near_stamp")):
+        response = client.call(RemoveClass, f"{NODE}/remove_class", request)
         assert response.success, response.message
-    assert set(list_classes(client)) == {c.name for c in ClassSet.cityscapes().entries} | {"yellow box"}
+    assert set(list_classes(client)) == {c.name for c in ClassSet.cityscapes().entries} | {"yellow_box"}
     client.wait_for_message(topic, lambda m: len(m.classes) == 20)  # republished after each change
     stored = load_class_set(work_dir / "class_store.json", file_fingerprint(model_path))
-    assert [e.name for e in stored.novel_entries] == ["yellow box"]
+    assert [e.name for e in stored.novel_entries] == ["yellow_box"]
     open_set = open_set_of(client, RED_BOX[0], 400)
     assert 20 not in open_set
 
@@ -229,11 +232,11 @@ def test_restart_keeps_classes_and_ids(ros_context, client, running, backend):
     running["node"] = NodeProcess(running["node"].params_files, NAMESPACE, running["node"].log_path).start()
     wait_until_ready(client, running["node"])
     classes = list_classes(client)
-    assert classes["yellow box"].id == 19 and "red box" not in classes
+    assert classes["yellow_box"].id == 19 and "red_box" not in classes
     open_set = open_set_of(client, YELLOW_BOX[0], 500)
     assert (open_set[Teaching(backend, *YELLOW_BOX).mask] == 19).mean() > 0.85
     frame, mask = RED_BOX
-    again = add_class(client, class_name="red box again", images=[rgb_frame_message(frame, 2)],
+    again = add_class(client, class_name="red_box_again", images=[rgb_frame_message(frame, 2)],
                       masks=[mono8_to_image(mask)], lambda_novel=1.0)
     assert again.success and again.class_id == 20  # the lowest free slot
 
@@ -275,10 +278,10 @@ def test_base_only_policy_starts_but_refuses_changes(ros_context, work_dir, mode
     client = RosTestClient(ros_context, "base_only_client")
     try:
         wait_until_ready(client, node, "/base_only")
-        response = client.call(ListClasses, "/base_only/list_classes", ListClasses.Request())
+        response = client.call(ListClasses, "/base_only/perception_node/list_classes", ListClasses.Request())
         assert len(response.classes.classes) == 19
         frame, mask = YELLOW_BOX
-        added = client.call(AddClass, "/base_only/add_class", AddClass.Request(
+        added = client.call(AddClass, "/base_only/perception_node/add_class", AddClass.Request(
             class_name="box", images=[rgb_frame_message(frame, 1)], masks=[mono8_to_image(mask)]))
         assert not added.success and "class store unusable" in added.message
         assert store.read_bytes() == data
