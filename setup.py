@@ -1,11 +1,13 @@
 """pip-installable ROS-free part of owss_ros: `pip install .` (or `pip install ".[ort,bag]"`).
 
 Installs the library and command line (core, data, training, evaluation, backends, runtime,
-cli, bag, transport; `owss_ros` / `python -m owss_ros.cli`) on a machine without ROS, e.g. a
-GPU training server. The ROS node (owss_ros.ros) and the demo, which need rclpy and the
-package's generated interfaces, are NOT installed by this file: the repository root stays one
-ament_cmake package (package.xml, CMakeLists.txt) built by colcon / scripts/build_interfaces.sh,
-which never run this file (colcon identifies the package by package.xml, build type ament_cmake).
+cli, bag, transport, and the ROS-free dev tools: backend / scoring benchmarks, the sample drive)
+on a machine without ROS, e.g. a GPU training server. NOT installed: the ROS node (owss_ros.ros)
+and the dev tools that drive it as a ROS process (ROS_ONLY_MODULES below: they import rclpy or
+start the node); `owss_ros demo` / `benchmark-node` then say that they need the ROS package.
+The repository root stays one ament_cmake package (package.xml, CMakeLists.txt) built by colcon /
+scripts/build_interfaces.sh, which never run this file (colcon identifies the package by
+package.xml, build type ament_cmake).
 
 torch: on a GPU server pip takes the CUDA build matching the range below; for the tested pins
 (torch 2.13.0 CPU, ...) use `pip install -c requirements/ml.txt ".[ort,bag]"`.
@@ -16,6 +18,23 @@ import re
 from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
+from setuptools.command.build_py import build_py
+
+# module -> why it is left out of the wheel (it needs ROS 2 and this package's node)
+ROS_ONLY_MODULES = {
+    "owss_ros.tools.ros_client": "imports rclpy",
+    "owss_ros.tools.node_process": "starts the ROS node",
+    "owss_ros.tools.node_benchmark": "runs the ROS node",
+    "owss_ros.tools.demo.run_demo": "runs the ROS node",
+}
+
+
+class BuildPyWithoutRos(build_py):
+    """build_py that leaves the ROS-only modules of otherwise ROS-free packages out."""
+
+    def find_package_modules(self, package, package_dir):
+        return [entry for entry in super().find_package_modules(package, package_dir)
+                if f"{entry[0]}.{entry[1]}" not in ROS_ONLY_MODULES]
 
 ROOT = Path(__file__).resolve().parent
 # One version for both packagings: package.xml's.
@@ -32,7 +51,7 @@ setup(
     # Namespace-aware: a sub-package without __init__.py (e.g. owss_ros/tools) is found too.
     packages=find_namespace_packages(
         include=["owss_ros", "owss_ros.*"],
-        exclude=["owss_ros.ros", "owss_ros.ros.*", "owss_ros.demo", "owss_ros.demo.*", "*.__pycache__"]),
+        exclude=["owss_ros.ros", "owss_ros.ros.*", "*.__pycache__"]),
     install_requires=[
         "numpy>=1.26",
         "torch>=2.4",
@@ -50,6 +69,7 @@ setup(
         "test": ["pytest>=8", "pytest-timeout>=2.3", "scikit-learn>=1.4"],
     },
     entry_points={"console_scripts": ["owss_ros = owss_ros.cli.main:main"]},
+    cmdclass={"build_py": BuildPyWithoutRos},
     # setuptools' default build folder is ./build, which is the CMake build tree
     # (scripts/build_interfaces.sh); keep the wheel build in a folder of its own inside it.
     options={"build": {"build_base": "build/setuptools"}},

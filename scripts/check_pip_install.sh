@@ -43,9 +43,27 @@ ros = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs
 assert not ros, f"ROS modules imported: {ros}"
 assert importlib.util.find_spec("rclpy") is None, "rclpy is importable in the clean venv"
 assert importlib.util.find_spec("owss_ros.ros") is None, "the ROS node was installed by pip"
+# every module the wheel ships imports without ROS (setup.py leaves the ROS-only tools out)
+import pkgutil
+modules = [m.name for m in pkgutil.walk_packages(owss_ros.__path__, "owss_ros.")]
+for name in modules:
+    importlib.import_module(name)
+ros = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs", "std_msgs", "launch"))
+assert not ros, f"ROS modules imported: {ros}"
+for name in ("owss_ros.tools.ros_client", "owss_ros.tools.node_process", "owss_ros.tools.demo.run_demo"):
+    assert name not in modules, f"{name} (ROS only) was installed"
 import torch
-print(f"imports ok: owss_ros {owss_ros.__version__} from {owss_ros.__file__}, torch {torch.__version__}")
+print(f"imports ok: {len(modules)} modules of owss_ros {owss_ros.__version__} from {owss_ros.__file__}, "
+      f"torch {torch.__version__}")
 PY
+# the commands that need the ROS node say so instead of failing on an import
+for command in demo benchmark-node; do
+  if "${py}" -m owss_ros.cli "${command}" > out.txt 2>&1; then
+    echo "check_pip_install.sh: owss_ros ${command} ran without ROS" >&2
+    exit 1
+  fi
+  grep -q "does not install: use the ROS package" out.txt || { cat out.txt >&2; exit 1; }
+done
 "${py}" -m owss_ros.cli --help > help.txt
 grep -q "generate" help.txt
 "${venv}/bin/owss_ros" generate --help > /dev/null

@@ -20,16 +20,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from owss_ros.cli.benchmark_model import DEFAULT_MODEL, benchmark_model
 
 
+NEEDS_ROS = ("error: benchmark-node runs the ROS 2 node, which `pip install .` does not install: "
+             "use the ROS package (bash scripts/setup.sh, or a colcon build)")
+
+
 def register(subparsers) -> None:
-    from owss_ros.tools.node_benchmark import DEFAULT_OUTPUTS, OUTPUT_NAMES
+    import importlib.util
 
     p = subparsers.add_parser("benchmark-node", help="rate, drops, latency and memory of the node process",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if any(importlib.util.find_spec(name) is None for name in ("owss_ros.ros", "owss_ros.tools.node_benchmark")):
+        p.set_defaults(func=lambda args: sys.exit(NEEDS_ROS))  # the pip-installed library: no node
+        return
+    from owss_ros.tools.node_benchmark import DEFAULT_OUTPUTS, OUTPUT_NAMES
+
     p.add_argument("--model", type=Path,
                    help=f"weights (.safetensors); default {DEFAULT_MODEL} if present, else random weights")
     p.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"))

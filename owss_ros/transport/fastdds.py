@@ -74,7 +74,8 @@ def large_image_environment(base: Mapping[str, str] | None = None, profile: str 
     if not path.is_file():
         raise TransportProfileError(f"Fast DDS profile {path} does not exist")
     env[PROFILE_ENV] = str(path)
-    env[LEGACY_PROFILE_ENV] = str(path)
+    if LEGACY_PROFILE_ENV in env:  # Kilted's rmw warns that this name is deprecated: only replaced, never added
+        env[LEGACY_PROFILE_ENV] = str(path)
     return env
 
 

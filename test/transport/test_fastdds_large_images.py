@@ -81,11 +81,25 @@ def test_large_image_profile_delivers_1080p_best_effort_frames(ros_available):
 
 # --- the environment helper (no ROS) -------------------------------------------------------------
 
-def test_environment_sets_both_variable_names_and_keeps_the_rest():
+def test_environment_sets_the_profile_and_keeps_the_rest():
     env = fastdds.large_image_environment({"PATH": "/bin"})
     assert env["PATH"] == "/bin"
     assert Path(env[fastdds.PROFILE_ENV]).is_file()
-    assert env[fastdds.LEGACY_PROFILE_ENV] == env[fastdds.PROFILE_ENV]
+    # Kilted's rmw_fastrtps warns "FASTRTPS_DEFAULT_PROFILES_FILE ... is deprecated" when it is set
+    assert fastdds.LEGACY_PROFILE_ENV not in env
+    legacy = fastdds.large_image_environment({fastdds.LEGACY_PROFILE_ENV: "/etc/old.xml"}, override=True)
+    assert legacy[fastdds.LEGACY_PROFILE_ENV] == legacy[fastdds.PROFILE_ENV]  # replaced, so ours is used
+
+
+def test_transport_warnings_name_what_loses_large_frames(tmp_path):
+    (missing_profile,) = fastdds.transport_warnings({})
+    assert "built-in transports" in missing_profile and fastdds.PROFILE_NAME in missing_profile
+    (missing_file,) = fastdds.transport_warnings({fastdds.PROFILE_ENV: str(tmp_path / "nope.xml")})
+    assert "does not exist" in missing_file
+    assert fastdds.transport_warnings({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) == []
+    profile = fastdds.large_image_environment({})
+    assert fastdds.transport_warnings(profile) == ([] if fastdds.shared_memory_warning() is None
+                                                    else [fastdds.shared_memory_warning()])
 
 
 def test_environment_respects_other_rmw_an_existing_profile_and_opt_out(tmp_path):
