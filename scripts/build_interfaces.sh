@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build and install the owss_ros ROS package (interfaces + Python package + launcher) into the
-# active Python virtual environment, which the ros-kilted-* wheels make a ROS prefix.
+# Build and install the owss_ros ROS package (interfaces + launcher + launch/config/models) into
+# the active Python virtual environment, which the ros-kilted-* wheels make a ROS prefix; the
+# Python code runs from this source tree (development install, see CMakeLists.txt).
 #
 #   . .venv/bin/activate && scripts/build_interfaces.sh
 #
@@ -39,7 +40,8 @@ if [[ ! -f "${build_dir}/cmake_install.cmake" || "${cached_prefix}" != "${VIRTUA
 fi
 
 cmake --build "${build_dir}" -j "${jobs}"
-# Installs owss_ros (sources + generated msg/srv + typesupport) into site-packages,
-# the launcher into lib/owss_ros/ and the interface files and data into share/owss_ros/.
+# Installs the generated owss_ros.msg / owss_ros.srv (+ typesupport) and owss_ros_source_tree.pth
+# (the source tree first on sys.path: the sources are not copied) into site-packages, the
+# launcher into lib/owss_ros/ and the interface files, launch file and data into share/owss_ros/.
 cmake --install "${build_dir}" > "${build_dir}/install.log"
 echo "build_interfaces.sh: installed owss_ros into ${VIRTUAL_ENV} (log: ${build_dir}/install.log)"
