@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "owss_ros.cli.train_plm",
     "owss_ros.cli.demo",
     "owss_ros.cli.benchmark_node",
+    "owss_ros.cli.classes",
 )
 
 

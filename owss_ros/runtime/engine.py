@@ -62,9 +62,11 @@ from owss_ros.runtime.statistics import StageLatencies
 from owss_ros.runtime.teaching import (
     TeachingError,
     TeachingShot,
+    check_free_slot,
     mask_on_scaled_frame,
     nearest_prototype,
     prototype_from_embeddings,
+    with_imported,
 )
 from owss_ros.runtime.worker import FrameMailbox, InferenceWorker, PostedFrame
 
@@ -474,7 +476,7 @@ class OpenWorldEngine:
         MIN_MASK_PIXELS pixels per shot at model resolution, and a prototype that is not (nearly)
         one already taught."""
         name = check_new_class_name_in(self._registry.current, name)
-        _check_free_slot(self._registry.current)
+        check_free_slot(self._registry.current)
         if lambda_novel is not None and not (math.isfinite(lambda_novel) and lambda_novel > 0):
             raise TeachingError(f"lambda_novel must be a finite number > 0, got {lambda_novel}")
         shots, buffered_stamps = self._shots(frames, masks)
@@ -556,16 +558,8 @@ class OpenWorldEngine:
         """Add a class exported by :meth:`export_class` of an engine with the same model (optionally
         under another ``name``); the teaching rules apply, and a document for another model is refused."""
         exported = decode_taught_class(document, "class_json", expected_fingerprint=self.model.fingerprint)
-        name = name or exported.name
-
-        def add(current: ClassSet):
-            check_new_class_name_in(current, name)
-            _check_free_slot(current)
-            check_distinct_prototype_in(current, exported.prototype, name)
-            return current.with_novel(name, exported.prototype, lambda_novel=exported.lambda_novel,
-                                      pixels=exported.pixels, shots=exported.shots)
-
-        entry = self._registry.change(add, self._class_set_committed)
+        entry = self._registry.change(lambda current: with_imported(current, exported, name),
+                                      self._class_set_committed)
         self._log.info(f"imported class {entry.class_id} {entry.name!r} (exported as {exported.name!r}, "
                        f"{exported.pixels} pixels, {exported.shots} shot(s))")
         return entry
@@ -634,11 +628,6 @@ class OpenWorldEngine:
         self._closing = True
         if self._worker is not None:
             self._worker.stop()
-
-
-def _check_free_slot(class_set: ClassSet) -> None:
-    if len(class_set.novel_entries) >= class_set.capacity:
-        raise TeachingError(f"all {class_set.capacity} novel class slots are in use; remove a class first")
 
 
 def _resized(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

@@ -16,7 +16,8 @@ import torch
 from PIL import Image as PILImage
 
 from owss_ros.backends.base import FrameGeometry
-from owss_ros.core.class_set import ClassSet
+from owss_ros.core.class_names import check_distinct_prototype_in, check_new_class_name_in
+from owss_ros.core.class_set import ClassEntry, ClassSet
 from owss_ros.core.npm import novel_prototype
 
 
@@ -79,3 +80,18 @@ def nearest_prototype(class_set: ClassSet, prototype: np.ndarray, temperature: f
     p = prototype.astype(np.float64)
     distances = [(name, float(((p - m) ** 2).sum())) for name, m in candidates]
     return min(distances, key=lambda item: item[1])
+
+
+def check_free_slot(class_set: ClassSet) -> None:
+    if len(class_set.novel_entries) >= class_set.capacity:
+        raise TeachingError(f"all {class_set.capacity} novel class slots are in use; remove a class first")
+
+
+def with_imported(current: ClassSet, exported: ClassEntry, name: str = "") -> tuple[ClassSet, ClassEntry]:
+    """``current`` plus an exported class (:func:`owss_ros.core.class_store.decode_taught_class`),
+    under ``name`` or its own; the teaching rules apply as to a class taught here."""
+    name = check_new_class_name_in(current, name or exported.name)
+    check_free_slot(current)
+    check_distinct_prototype_in(current, exported.prototype, name)
+    return current.with_novel(name, exported.prototype, lambda_novel=exported.lambda_novel,
+                              pixels=exported.pixels, shots=exported.shots)

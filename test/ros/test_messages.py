@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import CameraInfo, Image
 
 from owss_ros.ros.image_conversion import mono8_to_image, rgb_to_image
-from owss_ros.ros.messages import request_lambda_novel, scaled_camera_info, teaching_arguments
+from owss_ros.core.class_names import TeachingRuleError
+from owss_ros.core.class_set import ClassSet
+from owss_ros.ros.messages import class_list_message, label_info_message, request_lambda_novel, teaching_arguments
 from owss_ros.runtime.teaching import TeachingError
 from owss_ros.srv import AddClass
-
-
-''' + open("/tmp/cam_test.py").read().rstrip() + '''
 
 
 def test_add_class_request_becomes_frames_and_masks():
@@ -32,3 +30,20 @@ def test_add_class_request_becomes_frames_and_masks():
     assert request_lambda_novel(0.0) is None and request_lambda_novel(2.5) == 2.5
     with pytest.raises(TeachingError):
         request_lambda_novel(float("nan"))
+
+
+def test_frame_stamps_must_be_valid_times():
+    request = AddClass.Request(class_name="cone", mask_paths=["a.png", "b.png"])
+    request.frame_stamps = [Time(sec=3, nanosec=999_999_999), Time(sec=3, nanosec=1_000_000_000)]
+    with pytest.raises(TeachingRuleError, match=r"frame_stamps\[1\]: nanosec must be in \[0, 999999999\]"):
+        teaching_arguments(request, 1000)
+
+
+def test_label_info_maps_every_id_to_its_name_and_255_to_unknown():
+    class_set, _ = ClassSet.cityscapes().with_novel("cone", [0.0] * 19)
+    class_list = class_list_message(class_set, 0.4, 4.0, Time(sec=7), "cam")
+    info = label_info_message(class_list)
+    assert (info.header.stamp.sec, info.header.frame_id) == (7, "cam")
+    assert info.threshold == pytest.approx(0.4)
+    assert [(c.class_id, c.class_name) for c in info.class_map][18:] == [(18, "bicycle"), (19, "cone"),
+                                                                          (255, "unknown")]
