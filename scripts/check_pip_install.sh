@@ -45,7 +45,8 @@ assert importlib.util.find_spec("rclpy") is None, "rclpy is importable in the cl
 assert importlib.util.find_spec("owss_ros.ros") is None, "the ROS node was installed by pip"
 # every module the wheel ships imports without ROS (setup.py leaves the ROS-only tools out)
 import pkgutil
-modules = [m.name for m in pkgutil.walk_packages(owss_ros.__path__, "owss_ros.")]
+modules = [m.name for m in pkgutil.walk_packages(owss_ros.__path__, "owss_ros.")
+           if not m.name.endswith(".__main__")]  # those run a command
 for name in modules:
     importlib.import_module(name)
 ros = sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "sensor_msgs", "std_msgs", "launch"))
