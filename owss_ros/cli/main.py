@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES = (
     "owss_ros.cli.export",
     "owss_ros.cli.build_engine",
     "owss_ros.cli.benchmark_backends",
+    "owss_ros.cli.benchmark_scoring",
     "owss_ros.cli.evaluate",
     "owss_ros.cli.few_shot",
     "owss_ros.cli.calibrate",
