@@ -130,6 +130,7 @@ class OnnxRuntimeBackend(InferenceBackend):
     def describe(self) -> dict:
         return {"backend": self.name, "onnx": str(self.onnx_path), "providers": self.session.get_providers(),
                 "input_hw": list(self.input_hw), "output_resolution": self.output_resolution,
+                "score_resolution": self.info.score_resolution,
                 "intra_op_threads": self.intra_op_threads, "max_prototypes": self.info.max_prototypes,
                 "onnxruntime": ort.__version__}
 

@@ -160,5 +160,6 @@ class TensorRTBackend(InferenceBackend):
     def describe(self) -> dict:
         return {"backend": self.name, "engine": str(self.engine_path), "device": str(self.device),
                 "gpu": torch.cuda.get_device_name(self.device), "input_hw": list(self.input_hw),
-                "output_resolution": self.output_resolution, "max_prototypes": self.info.max_prototypes,
+                "output_resolution": self.output_resolution, "score_resolution": self.info.score_resolution,
+                "max_prototypes": self.info.max_prototypes,
                 "label_dtype": self.info.label_dtype, "tensorrt": self.trt_version}

@@ -37,4 +37,5 @@ class TorchBackend(InferenceBackend):
 
     def describe(self) -> dict:
         return {"backend": self.name, "device": str(self.device), "input_hw": list(self.input_hw),
-                "output_resolution": self.output_resolution, "torch": torch.__version__}
+                "output_resolution": self.output_resolution, "score_resolution": self.pipeline.score_resolution,
+                "torch": torch.__version__}

@@ -22,6 +22,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from owss_ros.backends.onnx_metadata import SCORE_RESOLUTIONS
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.core.scoring import EDSNormalization, ScoreMode
 
@@ -91,6 +92,8 @@ STRUCTURAL_PARAMETERS = (
     ParameterSpec("output_resolution", "model", "Resolution of the published maps: model (the scaled "
                   "frame, ~/camera_info scaled to match) or camera (resized back to the frame).",
                   choices=OUTPUT_RESOLUTIONS),
+    ParameterSpec("score_resolution", "input", "Resolution the graph scores at: input, half, quarter or "
+                  "feature (1/8); coarser is cheaper, maps are resized after.", choices=SCORE_RESOLUTIONS),
     ParameterSpec("class_store_path", "~/.ros/owss_ros/class_store.json",
                   "Where taught classes persist (JSON, atomic writes, tied to the model fingerprint). "
                   "Empty: taught classes live in memory only."),
@@ -238,6 +241,7 @@ def engine_config(node):
         backend=p("backend"), device=p("device"), cpu_threads=p("cpu_threads"), onnx_path=p("onnx_path"),
         cache_directory=p("cache_directory"), tensorrt_precision=p("tensorrt_precision"),
         input_hw=(p("input_height"), p("input_width")), output_resolution=p("output_resolution"),
+        score_resolution=p("score_resolution"),
         class_store_path=p("class_store_path"), class_store_on_error=p("class_store_on_error"),
         max_novel_classes=p("max_novel_classes"), mask_directory=p("mask_directory"),
         ring_buffer_size=p("ring_buffer_size"), ring_buffer_seconds=p("ring_buffer_seconds"),

@@ -155,6 +155,7 @@ class EngineConfig:
     tensorrt_precision: str = "fp16"
     input_hw: tuple[int, int] = (256, 512)
     output_resolution: str = "model"  # model | camera
+    score_resolution: str = "input"  # input | half | quarter | feature (backends.onnx_metadata.SCORE_RESOLUTIONS)
     class_store_path: str = ""  # "" = memory only
     class_store_on_error: str = "refuse"  # refuse | base_only
     max_novel_classes: int = 16
@@ -236,7 +237,8 @@ def build_backend(model_path: Path, c: EngineConfig) -> InferenceBackend:
     try:
         backend = create_backend(
             c.backend, model_path=model_path, onnx_path=c.onnx_path or None, input_hw=c.input_hw,
-            output_resolution=c.output_resolution, torch_device=_torch_device(c.device),
+            output_resolution=c.output_resolution, score_resolution=c.score_resolution,
+            torch_device=_torch_device(c.device),
             intra_op_threads=c.cpu_threads or None,
             cache_dir=Path(c.cache_directory).expanduser() if c.cache_directory else default_cache_dir(),
             max_prototypes=c.max_novel_classes, precision=c.tensorrt_precision)

@@ -379,3 +379,16 @@ def test_frames_lost_before_the_engine_are_reported(model_path, tmp_path):
     assert health.counters["frames_lost_before_node"] == 3
     assert any("3 camera frame(s) lost before the node" in w for w in health.warnings)
     assert engine.health().counters["frames_lost_before_node"] == 3 and not engine.health().warnings
+
+
+@pytest.mark.parametrize("resolution", ["half", "quarter"])
+def test_score_resolution_reaches_the_backend_and_maps_keep_the_model_size(model_path, tmp_path, resolution):
+    engine = make_engine(model_path, tmp_path, score_resolution=resolution)
+    assert engine.backend_description["score_resolution"] == resolution
+    frame, _ = box_frame()
+    outputs = engine.process(Frame.of_array(frame, 7), ALL)
+    full = reference(model_path, frame, engine.class_set, engine.scoring)
+    assert outputs.output_hw == FrameGeometry.fit(CAMERA_HW, INPUT_HW).scaled_hw
+    assert outputs.open_labels.shape == full.open_labels.shape
+    agreement = (outputs.open_labels == full.open_labels).mean()
+    assert 0.8 < agreement < 1.0  # coarser scoring: close to, not equal to, the input-resolution maps
