@@ -53,7 +53,7 @@ class GraphInputs:
     def feed(self) -> dict[str, np.ndarray]:
         """Graph input name -> array, for every input but ``image``."""
         return {"novel_prototypes": self.novel_prototypes, "novel_thresholds": self.novel_thresholds,
-                "novel_valid": self.novel_valid, "params": self.score_vector}
+                "novel_valid": self.novel_valid, "score_params": self.score_vector}
 
 
 def _f32(array: np.ndarray) -> np.ndarray:

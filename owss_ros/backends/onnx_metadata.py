@@ -20,7 +20,7 @@ import numpy as np
 # Where the per-frame graph scores: the input size, 1/2, 1/4, or the feature size (1/8).
 SCORE_RESOLUTIONS = ("input", "half", "quarter", "feature")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: input "params" renamed "score_params"; closed-form scoring; half / quarter resolutions
 KEY_PREFIX = "owss_ros."
 DYNAMIC_SIZE = "dynamic"
 
@@ -54,7 +54,7 @@ class GraphInfo:
     max_prototypes: int  # K range accepted: 1..max_prototypes
     input_hw: tuple[int, int] | None  # None = dynamic H, W
     score_resolution: str  # one of SCORE_RESOLUTIONS
-    param_names: tuple[str, ...]  # order of the ``params`` input
+    param_names: tuple[str, ...]  # order of the ``score_params`` input
     label_dtype: str  # "uint8" (default) or "int32" (TensorRT variant)
     backbone: str = ""
     format_version: int = FORMAT_VERSION

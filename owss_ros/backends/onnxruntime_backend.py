@@ -112,7 +112,7 @@ class OnnxRuntimeBackend(InferenceBackend):
     def _feed(self, image: np.ndarray, inputs: GraphInputs) -> dict[str, np.ndarray]:
         feed = {"image": image, **inputs.feed()}
         self.info.check_inputs(feed["novel_prototypes"], feed["novel_thresholds"], feed["novel_valid"],
-                               feed["params"])
+                               feed["score_params"])
         return feed
 
     def _run_maps(self, model_input: np.ndarray, inputs: GraphInputs) -> list[np.ndarray]:

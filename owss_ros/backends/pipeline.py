@@ -5,7 +5,7 @@ close-set labels (Eq. 5), anomaly probability (Eq. 6-10), open-set labels (Eq. 1
 
 Inputs besides the frame (all graph inputs, so nothing is re-exported when they change):
   novel_prototypes (K, C), novel_thresholds (K,), novel_valid (K,)  the NPM classes (K >= 1;
-      unused slots have valid = 0), and params (NUM_PARAMS,)  see :mod:`score_params`.
+      unused slots have valid = 0), and score_params (NUM_PARAMS,)  see :mod:`score_params`.
 Outputs: close_labels (1, H', W') uint8, anomaly (1, H', W') float32, open_labels uint8 (the
 label maps are int32 with ``label_dtype=torch.int32``, the variant built for TensorRT, which
 accepts uint8 only as a network input/output type and not on the ArgMin -> Cast chain), and
@@ -27,7 +27,7 @@ from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.model import ImageNormalizer
 from owss_ros.core.open_set import open_world_maps
 
-INPUT_NAMES = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "params")
+INPUT_NAMES = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "score_params")
 OUTPUT_NAMES = ("close_labels", "anomaly", "open_labels", "embedding")
 _SCORE_DIVISORS = {"input": 1, "half": 2, "quarter": 4}
 LABEL_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
@@ -35,7 +35,7 @@ LABEL_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
 
 class ScoringStage(nn.Module):
     """Embeddings at scoring resolution -> (close, anomaly, open) maps: the core's
-    :func:`~owss_ros.core.open_set.open_world_maps` with the run-time ``params`` input unpacked.
+    :func:`~owss_ros.core.open_set.open_world_maps` with the run-time ``score_params`` input unpacked.
     Nothing is computed here that the core does not define (tested against it, exported)."""
 
     def __init__(self, temperature: float, label_dtype: str = "uint8"):
@@ -46,9 +46,9 @@ class ScoringStage(nn.Module):
         self.label_dtype = label_dtype
 
     def forward(self, embedding: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor, novel_valid: Tensor,
-                params: Tensor, size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                score_params: Tensor, size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """Maps of the (1, C, h, w) ``embedding`` scored at ``size`` (None: at its own resolution)."""
-        p = unpack_score_params(params)
+        p = unpack_score_params(score_params)
         maps = open_world_maps(embedding, self.temperature, p.norm_weights, (p.eds_low, p.eds_high), p.beta, p.gamma,
                                p.mode_weights, p.lambda_out, novel_prototypes, novel_thresholds, novel_valid, size)
         labels = LABEL_DTYPES[self.label_dtype]
@@ -71,13 +71,13 @@ class FramePipeline(nn.Module):
         self.label_dtype = label_dtype
 
     def forward(self, image: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor,
-                novel_valid: Tensor, params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                novel_valid: Tensor, score_params: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         normalized = self.normalizer(image)
         embedding = self.model(normalized)
         # the size from the float image: TensorRT takes uint8 only as a network input/output, not into Shape
         size = scoring_size(normalized.shape[2], normalized.shape[3], self.score_resolution)
-        close, anomaly, open_labels = self.scoring(embedding, novel_prototypes, novel_thresholds, novel_valid, params,
-                                                   size)
+        close, anomaly, open_labels = self.scoring(embedding, novel_prototypes, novel_thresholds, novel_valid,
+                                                   score_params, size)
         return close, anomaly, open_labels, embedding
 
 

@@ -130,7 +130,7 @@ class TensorRTBackend(InferenceBackend):
     def _run(self, model_input: np.ndarray, inputs: GraphInputs) -> None:
         host = {"image": model_input, **inputs.feed()}
         host = {k: np.ascontiguousarray(v, dtype=np.uint8 if k == "image" else np.float32) for k, v in host.items()}
-        self.info.check_inputs(host["novel_prototypes"], host["novel_thresholds"], host["novel_valid"], host["params"])
+        self.info.check_inputs(host["novel_prototypes"], host["novel_thresholds"], host["novel_valid"], host["score_params"])
         self._bind({k: tuple(v.shape) for k, v in host.items()})
         for name, array in host.items():
             self._buffers[name].copy_(torch.from_numpy(array).to(self.dtypes[name]), non_blocking=False)

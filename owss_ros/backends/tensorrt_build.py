@@ -131,7 +131,7 @@ def profile_shapes(info: GraphInfo, options: EngineBuildOptions) -> dict[str, tu
         "novel_prototypes": ((1, c), (k_opt, c), (k_max, c)),
         "novel_thresholds": ((1,), (k_opt,), (k_max,)),
         "novel_valid": ((1,), (k_opt,), (k_max,)),
-        "params": tuple((len(info.param_names),) for _ in range(3)),
+        "score_params": tuple((len(info.param_names),) for _ in range(3)),
     }
 
 

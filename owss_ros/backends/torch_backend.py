@@ -21,14 +21,14 @@ class TorchBackend(InferenceBackend):
         self.input_hw = tuple(input_hw)
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+        return torch.from_numpy(np.require(array, requirements=("C", "W"))).to(self.device)  # read-only: copied
 
     @torch.inference_mode()
     def _run_maps(self, model_input: np.ndarray, inputs: GraphInputs) -> list[np.ndarray]:
         feed = inputs.feed()
         close, anomaly, open_labels, _ = self.pipeline(
             self._tensor(model_input), self._tensor(feed["novel_prototypes"]), self._tensor(feed["novel_thresholds"]),
-            self._tensor(feed["novel_valid"]), self._tensor(feed["params"]))
+            self._tensor(feed["novel_valid"]), self._tensor(feed["score_params"]))
         return [m[0].cpu().numpy() for m in (close, anomaly, open_labels)]  # .cpu() synchronises CUDA
 
     @torch.inference_mode()

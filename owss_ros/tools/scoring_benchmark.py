@@ -39,7 +39,7 @@ from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.model import ImageNormalizer
 from owss_ros.core.open_set import ScoringConfig, reference_open_world_maps
 
-MAP_INPUTS = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "params")
+MAP_INPUTS = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "score_params")
 
 
 class ReferencePipeline(nn.Module):

@@ -17,6 +17,7 @@ from backend_test_helpers import TEST_MAX_PROTOTYPES, graph_inputs, structured_f
 
 from owss_ros.backends import onnx_export
 from owss_ros.backends.onnx_export import ExportOptions, export_onnx
+from owss_ros.backends.onnx_metadata import FORMAT_VERSION
 from owss_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from owss_ros.backends.pipeline import INPUT_NAMES, OUTPUT_NAMES, FramePipeline
 from owss_ros.backends.score_params import PARAM_NAMES
@@ -37,7 +38,7 @@ def test_export_passes_checker_and_carries_metadata(dynamic_export, model_path):
     assert k_dims == ["prototypes"] * 3
 
     meta = {p.key: p.value for p in model.metadata_props}
-    assert meta["owss_ros.format_version"] == "1"
+    assert meta["owss_ros.format_version"] == str(FORMAT_VERSION)
     assert meta["owss_ros.model_fingerprint"] == file_fingerprint(model_path)
     assert json.loads(meta["owss_ros.class_names"]) == list(read_spec(model_path).class_names)
     assert meta["owss_ros.embedding_dim"] == "19"

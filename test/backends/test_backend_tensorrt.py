@@ -72,7 +72,7 @@ def test_profile_covers_k_range_and_image_size():
     assert shapes["novel_prototypes"] == ((1, 19), (2, 19), (8, 19))
     assert shapes["novel_thresholds"] == shapes["novel_valid"] == ((1,), (2,), (8,))
     assert shapes["image"] == ((1, 256, 512, 3), (1, 512, 1024, 3), (1, 720, 1280, 3))
-    assert shapes["params"] == ((11,), (11,), (11,))
+    assert shapes["score_params"] == ((11,), (11,), (11,))
     fixed = GraphInfo(**{**INFO.__dict__, "input_hw": (64, 128)})
     assert profile_shapes(fixed, EngineBuildOptions(max_prototypes=8))["image"] == ((1, 64, 128, 3),) * 3
     with pytest.raises(ValueError, match="dynamic image size"):

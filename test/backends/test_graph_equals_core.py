@@ -31,7 +31,7 @@ from owss_ros.core.scoring import EDSNormalization, ScoreMode
 N = 19
 MODES = list(itertools.product(ScoreMode, EDSNormalization))
 MAP_TOLERANCE = 1e-5
-STAGE_INPUTS = ("scored", "novel_prototypes", "novel_thresholds", "novel_valid", "params")
+STAGE_INPUTS = ("embedding", "novel_prototypes", "novel_thresholds", "novel_valid", "score_params")
 
 
 def random_case(seed: int, hw=(24, 40), slots=3):
@@ -88,7 +88,7 @@ def stage_session(tmp_path_factory):
     embedding, class_set = random_case(0, hw=(16, 24), slots=2)
     inputs = GraphInputs.build(class_set, ScoringConfig())
     example = (embedding, *(torch.from_numpy(v) for v in inputs.feed().values()))
-    axes = {"scored": {2: "h", 3: "w"}, "novel_prototypes": {0: "k"}, "novel_thresholds": {0: "k"},
+    axes = {"embedding": {2: "h", 3: "w"}, "novel_prototypes": {0: "k"}, "novel_thresholds": {0: "k"},
             "novel_valid": {0: "k"}, "close": {1: "h", 2: "w"}, "anomaly": {1: "h", 2: "w"}, "open": {1: "h", 2: "w"}}
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -248,14 +248,14 @@ def _signature_and_engine():
     signature = {
         "image": (True, "uint8", (1, 64, 128, 3)),
         "novel_prototypes": (True, "float32", (-1, 19)),
-        "params": (True, "float32", (11,)),
+        "score_params": (True, "float32", (11,)),
         "close_labels": (False, "int32", (1, 64, 128)),
         "embedding": (False, "float32", (1, 19, -1, -1)),
     }
     engine = {
         "image": ("INPUT", trt.uint8, (1, 64, 128, 3), None),
         "novel_prototypes": ("INPUT", trt.float32, (-1, 19), profile["novel_prototypes"]),
-        "params": ("INPUT", trt.float32, (11,), None),
+        "score_params": ("INPUT", trt.float32, (11,), None),
         "close_labels": ("OUTPUT", trt.int32, (1, 64, 128), None),
         "embedding": ("OUTPUT", trt.float32, (1, 19, 8, 16), None),  # TensorRT may resolve a dynamic dim
     }
