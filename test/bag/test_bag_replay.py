@@ -84,6 +84,9 @@ def test_default_demo_replays_its_sample_drive_from_a_generated_bag(tmp_path, mo
     document = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert document["add_class"]["success"], document["add_class"]
     assert "object pixels labelled **unknown**" in summary.read_text()  # ground truth of the drive
+    assert "other pixels labelled **unknown**" in summary.read_text()
+    for phase in ("before", "after"):  # the false-alarm rate off the object, a fraction
+        assert 0.0 <= document[phase]["unknown_elsewhere"] <= 1.0
 
 
 def test_demo_without_a_mask_replays_once(tmp_path, model, ros_domain):

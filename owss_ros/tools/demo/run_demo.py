@@ -44,6 +44,7 @@ class PassRecord:
     unknown_overall: list[float] = field(default_factory=list)
     new_class_overall: list[float] = field(default_factory=list)
     unknown_on_object: list[float] = field(default_factory=list)
+    unknown_elsewhere: list[float] = field(default_factory=list)  # pixels off the object called unknown
     new_class_on_object: list[float] = field(default_factory=list)
     new_class_elsewhere: list[float] = field(default_factory=list)
     anomaly_on_object: list[float] = field(default_factory=list)
@@ -126,6 +127,7 @@ def replay(client, source: CameraSource, out_dir: Path, tag: str, new_class_id: 
         if source.object_masks is not None:
             on_object = source.object_masks[index]
             record.unknown_on_object.append(float((open_labels[on_object] == UNKNOWN_ID).mean()))
+            record.unknown_elsewhere.append(float((open_labels[~on_object] == UNKNOWN_ID).mean()))
             record.anomaly_on_object.append(float(anomaly[on_object].mean()))
             record.anomaly_elsewhere.append(float(anomaly[~on_object].mean()))
             if new_class_id is not None:
@@ -155,6 +157,7 @@ def _object_table(b: dict, a: dict, class_name: str) -> str:
     return f"""| | before teaching | after teaching |
 |---|---|---|
 | object pixels labelled **unknown** | {pct(b['unknown_on_object'])} | {pct(a['unknown_on_object'])} |
+| other pixels labelled **unknown** (false alarms) | {pct(b['unknown_elsewhere'])} | {pct(a['unknown_elsewhere'])} |
 | object pixels labelled **{class_name}** | - | {pct(a['new_class_on_object'])} |
 | other pixels labelled {class_name} (false positives) | - | {pct(a['new_class_elsewhere'])} |
 | mean anomaly probability on the object / elsewhere | {b['anomaly_on_object']:.2f} / {b['anomaly_elsewhere']:.2f} | {a['anomaly_on_object']:.2f} / {a['anomaly_elsewhere']:.2f} |
