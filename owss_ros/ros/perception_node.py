@@ -56,6 +56,7 @@ from owss_ros.ros.messages import (
 from owss_ros.runtime.engine import REQUEST_ERRORS, FrameOutputs, ModelFiles, OpenWorldEngine, StartupError
 from owss_ros.runtime.ring_buffer import format_stamp_ns
 from owss_ros.srv import AddClass, ExportClass, ImportClass, ListClasses, RemoveClass, SnapshotFrame
+from owss_ros.transport.fastdds import transport_warnings
 
 NODE_NAME = "perception_node"
 IDLE_CHECK_PERIOD_S = 1.0
@@ -127,6 +128,9 @@ class PerceptionNode(Node):
         self._engine.start(self._wanted, self._publish_outputs)
         self._publish_class_list()
         self._log_names()
+        self._transport_warnings = transport_warnings()  # also in every /diagnostics message
+        for warning in self._transport_warnings:
+            self.get_logger().warning(warning)
         self.get_logger().info(
             f"ready: model {model.model_path} ({model.fingerprint[:12]}), backend "
             f"{self._engine.backend_description}, input {p('input_width')}x{p('input_height')}, "
@@ -316,6 +320,7 @@ class PerceptionNode(Node):
     # ------------------------------------------------------------------ diagnostics
     def _publish_diagnostics(self) -> None:
         health = self._engine.health()
+        health.warnings.extend(self._transport_warnings)
         self._diagnostics_publisher.publish(diagnostic_array(
             f"{self.get_fully_qualified_name()}: open-world segmentation", health.facts.get("backend.backend", ""),
             health, self.get_clock().now().to_msg()))

@@ -10,6 +10,7 @@ subscriber, test/transport/test_fastdds_large_images.py).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -58,3 +59,21 @@ def test_1080p_frames_reach_the_node_with_default_parameters(ros_context, tmp_pa
     assert len(stamps) >= 4, f"{len(stamps)} outputs for {FRAMES} 1080p frames\n{log[-3000:]}"
     assert all(m.height > 0 and m.width > 0 for m in outputs)
     assert "frame rejected" not in log.lower()
+
+
+def test_a_node_without_the_profile_says_why_large_frames_will_be_lost(ros_context, tmp_path):
+    overrides = write_params_file(tmp_path / "overrides.yaml", class_store_path=str(tmp_path / "store.json"),
+                                  mask_directory=str(tmp_path / "masks"), cache_directory=str(tmp_path / "cache"))
+    env = {k: v for k, v in os.environ.items() if k not in (fastdds.PROFILE_ENV, fastdds.LEGACY_PROFILE_ENV)}
+    node = NodeProcess([CONFIG_FILE, overrides], NAMESPACE, tmp_path / "node.log", env=env,
+                       large_image_profile=False)
+    node.start()
+    client = RosTestClient(ros_context, "no_profile_client")
+    try:
+        connect_to_node(client, node, NAMESPACE, timeout=120.0)
+    finally:
+        client.close()
+        node.stop()
+    log = node.log()
+    assert "best-effort camera frames larger than about 512 KiB" in log, log[-3000:]
+    assert fastdds.PROFILE_ENV in log
