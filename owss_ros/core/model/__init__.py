@@ -12,7 +12,7 @@ Public API::
 """
 
 from .adaptive_pooling import ExportableAdaptiveAvgPool2d, adaptive_avg_pool2d
-from .checkpoint import CheckpointLoadReport, load_backbone_checkpoint
+from .imagenet_weights import CheckpointLoadReport, load_backbone_checkpoint
 from .heads import HEAD_DESIGNS, SegmentationHead, build_head
 from .normalization import IMAGENET_MEAN, IMAGENET_STD, ImageNormalizer, normalize_image
 from .registry import available_backbones, build_segmentation_net

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .checkpoint import load_backbone_checkpoint
+from .imagenet_weights import load_backbone_checkpoint
 from .fast_scnn import FastSCNNEncoder
 from .heads import build_head
 from .pspnet import PSPNetEncoder
