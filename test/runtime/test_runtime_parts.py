@@ -242,3 +242,14 @@ def test_overlay_blends_classes_and_hatches_unknown():
     solid = (unknown == UNKNOWN_COLOR).all(axis=1)
     assert 0 < solid.sum() < len(solid)  # stripes: some solid magenta, some blended
     assert (unknown[~solid] == (178, 50, 178)).all()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 0.77, 1.0])
+def test_overlay_fixed_point_blend_is_the_float_blend_within_one_level(alpha):
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    labels = rng.integers(0, 19, (16, 24), dtype=np.uint8)
+    lut = palette_lut(ClassSet.cityscapes())
+    expected = (1.0 - alpha) * frame.astype(np.float64) + alpha * lut[labels].astype(np.float64)
+    got = render_overlay(frame, labels, lut, alpha)
+    assert np.abs(got.astype(np.float64) - expected).max() <= 1.0
