@@ -58,6 +58,9 @@ def register(subparsers) -> None:
     p.add_argument("--bag", type=Path, help="rosbag2 (MCAP) bag whose camera frames are sent (default: the sample drive)")
     p.add_argument("--bag-topic", help="its image topic (default: the bag's only one)")
     p.add_argument("--bag-frames", type=int, default=24, help="frames taken from --bag (cycled)")
+    p.add_argument("--teach-shots", type=int, default=5,
+                   help="after the timed run, /add_class with this many drive frames + masks while frames flow "
+                        "(round trip and frames missed; 0 = skip; skipped with --bag)")
     p.add_argument("--work-dir", type=Path, help="keep the sample drive, params and node.log here (default: temporary)")
     p.add_argument("--json", dest="json_path", type=Path, help="also write the results as JSON here")
     p.set_defaults(func=run)
@@ -89,7 +92,7 @@ def run(args) -> int:
             model_path=model_path, backend=args.backend, rate_hz=args.rate, duration_s=args.duration,
             input_hw=parse_hw(args.input_size), outputs=outputs, cpu_threads=args.cpu_threads,
             cache_directory=args.cache_dir, bare_frames=args.bare_frames, warmup_frames=args.warmup_frames,
-            rss_period_s=args.rss_period, **bag)
+            rss_period_s=args.rss_period, teach_shots=args.teach_shots, **bag)
         print(f"[benchmark-node] model: {model_label}; bare backend first (paced at the rate), then the node for {args.duration:g} s "
               f"at {args.rate:g} Hz")
         result = run_node_benchmark(settings, args.work_dir.resolve() if args.work_dir else None)

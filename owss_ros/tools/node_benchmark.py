@@ -75,6 +75,7 @@ class BenchmarkSettings:
     drive_seed: int = 7
     bag_path: Path | None = None  # rosbag2 bag to take the camera frames from
     bag_topic: str | None = None  # its image topic (None: the bag's only one)
+    teach_shots: int = 5  # /add_class with this many frames + masks of the drive while frames flow; 0 = skip
 
 
 def safe_ratio(numerator, denominator):
@@ -379,6 +380,62 @@ def received_latencies(sent_stamps: list[int], arrivals: dict[int, dict[str, int
     return latencies, per_topic
 
 
+def load_drive_shots(work_dir: Path, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` (frame, object mask) pairs from the second half of the sample drive, where the object
+    is near (the teaching phase's shots)."""
+    from PIL import Image
+
+    from owss_ros.tools.demo.sample_drive import make_sample_drive
+
+    drive = make_sample_drive(work_dir / "drive", max(count, 2) * 2, seed)
+    picks = np.linspace(len(drive.frames) // 2, len(drive.frames) - 1, count).round().astype(int)
+    return [(np.asarray(Image.open(drive.frames[i]).convert("RGB")),
+             np.asarray(Image.open(drive.object_masks[i]).convert("L"))) for i in picks]
+
+
+def missed_in_window(stamps: list[int], arrivals: OutputArrivals, start_ns: int, end_ns: int) -> tuple[int, int]:
+    """(frames sent in [start, end], of those without all outputs back)."""
+    window = [t for t in stamps if start_ns <= t <= end_ns]
+    return len(window), sum(not arrivals.complete(t) for t in window)
+
+
+def run_teach_phase(client, sender: FrameSender, arrivals: OutputArrivals, node_path: str,
+                    shots: list[tuple[np.ndarray, np.ndarray]], rate_hz: float) -> dict:
+    """Frames keep flowing at ``rate_hz`` while one /add_class with ``shots`` runs: the call's round
+    trip, and the frames missed during it against an equally long window just before it."""
+    from owss_ros.ros.image_conversion import mono8_to_image, rgb_to_image
+    from owss_ros.srv import AddClass
+
+    stamps: list[int] = []
+    stop = threading.Event()
+
+    def pump() -> None:
+        for _ in paced_ticks(10**9, rate_hz):
+            if stop.is_set():
+                return
+            stamps.append(sender.send_next())
+
+    request = AddClass.Request(class_name="benchmark_object", images=[rgb_to_image(f) for f, _ in shots],
+                               masks=[mono8_to_image(((m > 127) * 255).astype(np.uint8)) for _, m in shots])
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    time.sleep(2.0)  # a steady stream before the call, also the baseline window
+    start_ns = time.time_ns()
+    response = client.call(AddClass, f"{node_path}/add_class", request, timeout=60.0)
+    end_ns = time.time_ns()
+    time.sleep(1.0)
+    stop.set()
+    thread.join(5)
+    wait_for_drain(arrivals, stamps[-1])
+    call_ms = (end_ns - start_ns) / 1e6
+    during = missed_in_window(stamps, arrivals, start_ns, end_ns)
+    before = missed_in_window(stamps, arrivals, start_ns - (end_ns - start_ns) - int(0.2e9), start_ns - int(0.2e9))
+    return {"shots": len(shots), "success": bool(response.success), "message": response.message,
+            "add_class_ms": call_ms, "frames_sent_during": during[0], "frames_missed_during": during[1],
+            "frames_sent_before": before[0], "frames_missed_before": before[1],
+            "extra_missed": during[1] - before[1]}
+
+
 def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_dir: Path) -> dict:
     import rclpy
     from rclpy.context import Context
@@ -425,17 +482,23 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
             rss_end = rss.stop()
             peak = read_process_memory_mb(node.process.pid).get("VmHWM")
             load_after = os.getloadavg()
+            teaching = None
+            if settings.teach_shots > 0 and settings.bag_path is None:  # the drive's masks are the shots
+                shots = load_drive_shots(work_dir, settings.teach_shots, settings.drive_seed)
+                teaching = run_teach_phase(client, sender, arrivals, node_path, shots, settings.rate_hz)
         finally:
             if client is not None:
                 client.close()
             rclpy.try_shutdown(context=context)
             exit_code = node.stop()
-    return summarise_node_phase(settings, topics, sent_stamps, arrivals.snapshot(), baseline, final,
-                                {"pid": node.process.pid, "start_mb": rss_start, "end_mb": rss_end,
-                                 "peak_mb": peak, "series": rss.series},
-                                {"load_avg_before": load_before, "load_avg_after": load_after,
-                                 "cpu_seconds": cpu_use(cpu_start, cpu_end),
-                                 "domain_id": domain_id, "node_exit_code": exit_code})
+    summary = summarise_node_phase(settings, topics, sent_stamps, arrivals.snapshot(), baseline, final,
+                                   {"pid": node.process.pid, "start_mb": rss_start, "end_mb": rss_end,
+                                    "peak_mb": peak, "series": rss.series},
+                                   {"load_avg_before": load_before, "load_avg_after": load_after,
+                                    "cpu_seconds": cpu_use(cpu_start, cpu_end),
+                                    "domain_id": domain_id, "node_exit_code": exit_code})
+    summary["teaching"] = teaching
+    return summary
 
 
 def cpu_use(start: tuple[float, float, float], end: tuple[float, float, float]) -> dict:
@@ -519,7 +582,17 @@ def format_report(result: dict) -> str:
         f"outputs subscribed: {', '.join(t.rsplit('/', 1)[1] for t in node['outputs'])}; {result['order']}",
     ]
     return "\n".join(header + [""] + _rate_lines(result) + [""] + _latency_lines(result) + [""]
-                     + _resource_lines(result))
+                     + _resource_lines(result) + _teaching_lines(node.get("teaching")))
+
+
+def _teaching_lines(teaching: dict | None) -> list[str]:
+    if not teaching:
+        return []
+    return ["", f"teaching while frames flow: /add_class with {teaching['shots']} frames + masks "
+                f"{'succeeded' if teaching['success'] else 'FAILED: ' + teaching['message']} in "
+                f"{teaching['add_class_ms']:.0f} ms; frames missed during the call {teaching['frames_missed_during']} "
+                f"of {teaching['frames_sent_during']} (same-length window before: {teaching['frames_missed_before']} "
+                f"of {teaching['frames_sent_before']}; extra {teaching['extra_missed']:+d})"]
 
 
 def _rate_lines(result: dict) -> list[str]:
