@@ -29,6 +29,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import torch
 
+    from owss_ros.core.classes import CITYSCAPES_CLASSES
     from owss_ros.data.datasets import CityscapesDataset
     from owss_ros.evaluation.known_pixels import sample_known_pixels
     from owss_ros.evaluation.networks import load_network
@@ -37,10 +38,14 @@ def run(args) -> int:
 
     torch.set_num_threads(args.threads)
     network = load_network(args.model, expected_kind="dml")
-    dataset = AugmentedDataset(CityscapesDataset(args.data, args.split), EvalTransform())
+    # only the model's own classes are known pixels (a 16-class base model has never seen car / truck / bus)
+    unknown_to_model = [c.name for c in CITYSCAPES_CLASSES if c.name not in network.spec.class_names]
+    dataset = AugmentedDataset(CityscapesDataset(args.data, args.split, exclude_classes=unknown_to_model),
+                               EvalTransform())
     sample = sample_known_pixels(network, dataset, args.per_image, args.max_images, args.seed,
                                  args.guard_quantile, source=f"{args.data} ({args.split})")
     sample.save(args.out)
-    print(f"wrote {sample.embeddings.shape[0]} known-pixel embeddings of {args.data} ({args.split}) "
+    excluded = f" (not {', '.join(unknown_to_model)})" if unknown_to_model else ""
+    print(f"wrote {sample.embeddings.shape[0]} known-pixel embeddings of {args.data} ({args.split}){excluded} "
           f"for model {network.fingerprint[:12]} to {args.out}")
     return 0

@@ -3,6 +3,7 @@ import torch
 
 from owss_ros.cli.main import main
 from owss_ros.core.checkpoint import file_fingerprint
+from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.novel_guard import KnownPixelSample
 from owss_ros.data.datasets import CityscapesDataset
 from owss_ros.evaluation.known_pixels import sample_known_pixels
@@ -32,3 +33,17 @@ def test_cli_writes_a_sample_tied_to_the_model(tiny_data, tiny_models, tmp_path)
                  "--per-image", "20", "--out", str(out)]) == 0
     sample = KnownPixelSample.load(out, expected_fingerprint=file_fingerprint(tiny_models["dml"]))
     assert sample.embeddings.shape == (60, 19) and np.isfinite(sample.embeddings.numpy()).all()
+
+
+def test_a_16_class_model_samples_only_pixels_of_its_own_classes(tiny_data, tiny_models, tmp_path, capsys):
+    out = tmp_path / "known16.safetensors"
+    assert main(["sample-known-pixels", "--model", str(tiny_models["dml16"]), "--data", str(tiny_data),
+                 "--per-image", "100000000", "--out", str(out)]) == 0  # every labelled pixel
+    assert "(not car, truck, bus)" in capsys.readouterr().out
+    sample = KnownPixelSample.load(out, expected_fingerprint=file_fingerprint(tiny_models["dml16"]))
+
+    def labelled(dataset):
+        return sum(int((np.asarray(dataset[i]["label"]) != IGNORE_INDEX).sum()) for i in range(len(dataset)))
+
+    own = labelled(CityscapesDataset(tiny_data, "val", exclude_classes=["car", "truck", "bus"]))
+    assert sample.embeddings.shape[0] == own < labelled(CityscapesDataset(tiny_data, "val"))
