@@ -17,7 +17,7 @@ where ROS diagnostics tools look. The resolved names are logged at start-up.
 This node only speaks ROS: parameters -> :class:`~owss_ros.runtime.engine.EngineConfig`, camera
 messages -> :class:`~owss_ros.runtime.frames.Frame` (decoded lazily, on the engine's worker),
 engine outputs -> messages, service requests -> ``teach`` / ``forget``, ``ros2 param set`` ->
-``set_scoring``, ``health()`` -> /diagnostics. All the logic (threading, latest frame wins, ring
+``set_scoring``, ``health()`` -> /diagnostics (the class services: :mod:`.class_services`). All the logic (threading, latest frame wins, ring
 buffer, teaching, class store, calibration rule) is the engine's. Services, camera callbacks and
 diagnostics run in separate callback groups of a MultiThreadedExecutor.
 """
@@ -28,7 +28,6 @@ import signal
 import sys
 import threading
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -40,22 +39,18 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.msg import ClassList, LabelInfo
 from owss_ros.ros import perception_parameters as params
+from owss_ros.ros.class_services import ClassServices
 from owss_ros.ros.image_conversion import float32_to_image, mono8_to_image, rgb_to_image
 from owss_ros.ros.input_frames import message_frame
 from owss_ros.ros.messages import (
     class_list_message,
     diagnostic_array,
     label_info_message,
-    request_lambda_novel,
     scaled_camera_info,
-    teaching_arguments,
 )
-from owss_ros.runtime.engine import REQUEST_ERRORS, FrameOutputs, ModelFiles, OpenWorldEngine, StartupError
-from owss_ros.runtime.ring_buffer import format_stamp_ns
-from owss_ros.srv import AddClass, ExportClass, ImportClass, ListClasses, RemoveClass, SnapshotFrame
+from owss_ros.runtime.engine import FrameOutputs, ModelFiles, OpenWorldEngine, StartupError
 from owss_ros.transport.fastdds import transport_warnings
 
 NODE_NAME = "perception_node"
@@ -86,7 +81,7 @@ class PerceptionNode(Node):
             raise StartupError(str(error)) from error
         self._engine = OpenWorldEngine(model, params.engine_config(self), scoring, p("overlay_alpha"),
                                        log=self.get_logger())
-        self._latest_frame_id = ""
+        self.latest_frame_id = ""  # of the newest camera frame: ~/class_list and snapshots name it
         self._camera_info: CameraInfo | None = None
 
         # Camera callbacks, class changes (serialised), and diagnostics + list_classes (which never
@@ -111,15 +106,7 @@ class PerceptionNode(Node):
                 CameraInfo, "camera_info", self._on_camera_info, qos, callback_group=self._image_group)
         if p("unsubscribe_when_idle"):
             self.create_timer(IDLE_CHECK_PERIOD_S, self._update_idle_subscriptions, callback_group=self._image_group)
-        self._offered_services = [
-            self.create_service(AddClass, "~/add_class", self._on_add_class, callback_group=service_group),
-            self.create_service(RemoveClass, "~/remove_class", self._on_remove_class, callback_group=service_group),
-            self.create_service(ImportClass, "~/import_class", self._on_import_class, callback_group=service_group),
-            self.create_service(ListClasses, "~/list_classes", self._on_list_classes, callback_group=report_group),
-            self.create_service(ExportClass, "~/export_class", self._on_export_class, callback_group=report_group),
-            self.create_service(SnapshotFrame, "~/snapshot_frame", self._on_snapshot_frame,
-                                callback_group=report_group),
-        ]
+        self._class_services = ClassServices(self, self._engine, self._class_list, service_group, report_group)
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.create_timer(p("diagnostics_period"), self._publish_diagnostics, callback_group=report_group)
@@ -146,7 +133,7 @@ class PerceptionNode(Node):
                     self._diagnostics_publisher.topic_name]
         self.get_logger().info("subscribes to: " + ", ".join(inputs or ["nothing yet (unsubscribe_when_idle)"]))
         self.get_logger().info("publishes: " + ", ".join(outputs))
-        self.get_logger().info("services: " + ", ".join(self.resolve_service_name(s.srv_name) for s in self._offered_services))
+        self.get_logger().info("services: " + ", ".join(self._class_services.resolved_names()))
 
     def _parameter(self, name: str):
         return self.get_parameter(name).value
@@ -170,8 +157,8 @@ class PerceptionNode(Node):
 
     def _on_frame(self, message) -> None:
         if self._engine.submit(message_frame(message, self._parameter("max_image_pixels"))) and \
-                message.header.frame_id != self._latest_frame_id:
-            self._latest_frame_id = message.header.frame_id  # ~/class_list names the camera frame
+                message.header.frame_id != self.latest_frame_id:
+            self.latest_frame_id = message.header.frame_id  # ~/class_list names the camera frame
             self._publish_class_list()
 
     def _on_camera_info(self, message: CameraInfo) -> None:
@@ -215,87 +202,12 @@ class PerceptionNode(Node):
     def _class_list(self) -> ClassList:
         scoring = self._engine.scoring
         return class_list_message(self._engine.class_set, scoring.lambda_out, scoring.lambda_novel,
-                                  self.get_clock().now().to_msg(), self._latest_frame_id)
+                                  self.get_clock().now().to_msg(), self.latest_frame_id)
 
     def _publish_class_list(self) -> None:
         class_list = self._class_list()
         self._class_list_publisher.publish(class_list)
         self._label_info_publisher.publish(label_info_message(class_list))
-
-    def _on_list_classes(self, request, response):
-        response.classes = self._class_list()
-        return response
-
-    def _on_remove_class(self, request, response):
-        name = request.class_name.strip()
-        try:
-            removed = self._engine.forget(name if name else int(request.class_id))
-            response.success, response.message = True, f"removed class {removed.class_id} {removed.name!r}"
-        except REQUEST_ERRORS as error:
-            response.success, response.message = False, f"not removed: {error}"
-            self.get_logger().warning(response.message)
-        return response
-
-    def _on_add_class(self, request, response):
-        response.success, response.class_id = False, UNKNOWN_ID
-        try:
-            lambda_novel = request_lambda_novel(request.lambda_novel)
-            frames, masks = teaching_arguments(request, self._parameter("max_image_pixels"))
-            result = self._engine.teach(request.class_name, frames, masks, lambda_novel)
-            response.success, response.class_id, response.pixels_used = True, result.entry.class_id, result.pixels
-            response.nearest_prototype_distance = result.nearest_distance
-            response.nearest_class_name = result.nearest_name
-            response.message = result.message
-        except REQUEST_ERRORS as error:
-            response.message = f"class not added: {error}"
-            self.get_logger().warning(response.message)
-        except Exception as error:  # noqa: BLE001 - a request must never take the node down
-            response.message = f"class not added: internal error {type(error).__name__}: {error}"
-            self.get_logger().error(response.message)
-        return response
-
-    def _on_snapshot_frame(self, request, response):
-        response.success = False
-        try:
-            stamp_ns, (height, width) = self._engine.snapshot_newest()
-            if request.return_image:
-                response.image = rgb_to_image(np.ascontiguousarray(self._engine.buffered_frame(stamp_ns)), "rgb8")
-                response.image.header.stamp.sec, response.image.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-                response.image.header.frame_id = self._latest_frame_id
-        except REQUEST_ERRORS as error:
-            response.message = f"no frame pinned: {error}"
-            self.get_logger().warning(response.message)
-            return response
-        response.success, response.width, response.height = True, width, height
-        response.stamp.sec, response.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-        response.message = (f"pinned the {width}x{height} frame at stamp {format_stamp_ns(stamp_ns)} for "
-                            f"{self._parameter('pinned_frame_timeout'):g} s or until a class is taught from it: "
-                            f"frame_stamps: [{{sec: {response.stamp.sec}, nanosec: {response.stamp.nanosec}}}]")
-        self.get_logger().info(response.message)
-        return response
-
-    def _on_export_class(self, request, response):
-        try:
-            response.class_json = self._engine.export_class(request.class_name).decode()
-            response.success, response.message = True, f"exported class {request.class_name!r}"
-        except REQUEST_ERRORS as error:
-            response.success, response.message = False, f"not exported: {error}"
-            self.get_logger().warning(response.message)
-        return response
-
-    def _on_import_class(self, request, response):
-        response.success, response.class_id = False, UNKNOWN_ID
-        try:
-            entry = self._engine.import_class(request.class_json, request.class_name)
-            response.success, response.class_id = True, entry.class_id
-            response.message = f"imported class {entry.class_id} {entry.name!r}"
-        except REQUEST_ERRORS as error:
-            response.message = f"not imported: {error}"
-            self.get_logger().warning(response.message)
-        except Exception as error:  # noqa: BLE001 - a request must never take the node down
-            response.message = f"not imported: internal error {type(error).__name__}: {error}"
-            self.get_logger().error(response.message)
-        return response
 
     # ------------------------------------------------------------------ runtime parameters
     def _validate_parameters(self, changed) -> SetParametersResult:
