@@ -40,7 +40,8 @@ def run(args) -> int:
     from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.core.checkpoint import load_model
     from owss_ros.core.npm import novel_prototype
-    from owss_ros.runtime.engine import ModelFiles, base_class_set
+    from owss_ros.runtime.engine import base_class_set
+    from owss_ros.runtime.model_files import ModelFiles
     from owss_ros.tools.demo.sample_drive import CAMERA_SIZE, make_sample_drive
     from owss_ros.tools.scoring_benchmark import (build_variants, fastest_agreeing, format_results, load_frames,
                                                   measured_gflops, network_macs, run_variants)

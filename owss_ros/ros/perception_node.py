@@ -50,7 +50,8 @@ from owss_ros.ros.messages import (
     label_info_message,
     scaled_camera_info,
 )
-from owss_ros.runtime.engine import FrameOutputs, ModelFiles, OpenWorldEngine, StartupError
+from owss_ros.runtime.engine import FrameOutputs, OpenWorldEngine
+from owss_ros.runtime.model_files import ModelFiles, StartupError
 from owss_ros.transport.fastdds import transport_warnings
 
 NODE_NAME = "perception_node"

@@ -6,15 +6,8 @@ the worker thread, the frame ring buffer, teaching and health. The ROS node
 and from it. Nothing in this package imports ROS (tested).
 """
 
-from owss_ros.runtime.engine import (
-    EngineConfig,
-    FrameOutputs,
-    Health,
-    ModelFiles,
-    OpenWorldEngine,
-    StartupError,
-    TeachResult,
-)
+from owss_ros.runtime.engine import EngineConfig, FrameOutputs, Health, OpenWorldEngine, TeachResult
+from owss_ros.runtime.model_files import ModelFiles, StartupError
 from owss_ros.runtime.frames import Frame, FrameRejectedError
 
 __all__ = ["EngineConfig", "Frame", "FrameOutputs", "FrameRejectedError", "Health", "ModelFiles", "OpenWorldEngine",

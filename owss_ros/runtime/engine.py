@@ -40,8 +40,6 @@ from PIL import Image as PILImage
 from owss_ros.backends.base import FrameGeometry, InferenceBackend
 from owss_ros.backends.factory import create_backend, default_cache_dir
 from owss_ros.backends.graph_inputs import GraphInputs
-from owss_ros.core.calibration import Calibration, CalibrationError, ScoringDefinition, load_calibration
-from owss_ros.core.checkpoint import ModelSpec, file_fingerprint, read_spec
 from owss_ros.core.class_names import (
     TeachingRuleError,
     check_distinct_prototype_in,
@@ -51,11 +49,11 @@ from owss_ros.core.class_names import (
 from owss_ros.core.class_set import ClassEntry, ClassOrigin, ClassSet, ClassSetError
 from owss_ros.core.class_store import ClassStoreError, decode_taught_class, encode_taught_class
 from owss_ros.core.classes import CITYSCAPES_CLASSES, UNKNOWN_ID
-from owss_ros.core.novel_guard import KnownPixelSample
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.runtime.class_registry import ClassChangeRefused, ClassRegistry
 from owss_ros.runtime.frames import Frame, FrameRejectedError
 from owss_ros.runtime.mask_files import MaskFileError, read_mask_png, resolve_mask_path
+from owss_ros.runtime.model_files import ModelFiles, StartupError
 from owss_ros.runtime.overlay import palette_lut, render_overlay
 from owss_ros.runtime.ring_buffer import DEFAULT_MAX_BYTES, FrameNotBufferedError, FrameRingBuffer
 from owss_ros.runtime.statistics import StageLatencies
@@ -76,72 +74,6 @@ EMBED_TIMEOUT_S = 60.0
 WARNING_THROTTLE_S = 5.0
 REQUEST_ERRORS = (TeachingError, TeachingRuleError, ClassSetError, ClassChangeRefused, FrameNotBufferedError, FrameRejectedError,
                   MaskFileError, ClassStoreError)
-CALIBRATION_NONE = "none"
-
-
-class StartupError(RuntimeError):
-    """The engine cannot start with this configuration; the message says why."""
-
-
-KNOWN_PIXELS_FILE = "known_pixels.safetensors"
-
-
-def _open_known_pixels(model_path: Path, fingerprint: str) -> KnownPixelSample | None:
-    """The NPM guard's sample beside the model, if there is one; one for other weights is refused."""
-    path = model_path.parent / KNOWN_PIXELS_FILE
-    if not path.is_file():
-        return None
-    try:
-        return KnownPixelSample.load(path, expected_fingerprint=fingerprint)
-    except Exception as error:  # noqa: BLE001 - any unreadable sample is a start-up error
-        raise StartupError(f"NPM guard sample {path}: {error}") from error
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """The model weights and the calibration that goes with them, read before anything starts."""
-
-    model_path: Path
-    spec: ModelSpec
-    fingerprint: str
-    calibration: Calibration
-    calibration_source: str  # the file, or why there is none
-    known_pixels: KnownPixelSample | None = None  # the NPM guard's sample (known_pixels.safetensors beside the model)
-
-    @classmethod
-    def open(cls, model_path: str | Path, calibration_path: str = "") -> "ModelFiles":
-        """``calibration_path``: "" = calibration.yaml beside the model if present, "none" = none."""
-        model_path = Path(model_path)
-        if not model_path.is_file():
-            raise StartupError(f"model weights not found: {model_path} (parameter model_path)")
-        try:
-            spec = read_spec(model_path)
-        except Exception as error:  # noqa: BLE001 - any unreadable file is a start-up error
-            raise StartupError(f"cannot read the model spec from {model_path}: {error}") from error
-        fingerprint = file_fingerprint(model_path)
-        guard = _open_known_pixels(model_path, fingerprint)
-        if calibration_path == CALIBRATION_NONE:
-            return cls(model_path, spec, fingerprint, Calibration(), "none (calibration_path: none)", guard)
-        path = Path(calibration_path) if calibration_path else model_path.parent / "calibration.yaml"
-        if not path.is_file():
-            if calibration_path:
-                raise StartupError(f"calibration file not found: {path} (parameter calibration_path)")
-            return cls(model_path, spec, fingerprint, Calibration(), f"none ({path} does not exist)", guard)
-        try:
-            calibration = load_calibration(path)
-            calibration.check_model(fingerprint, spec.temperature)
-        except CalibrationError as error:
-            raise StartupError(str(error)) from error
-        return cls(model_path, spec, fingerprint, calibration, str(path), guard)
-
-    def scoring_defaults(self) -> ScoringConfig:
-        """The calibration's scoring and thresholds, else the paper's defaults (model's T)."""
-        return self.calibration.scoring_config(temperature=self.spec.temperature)
-
-    def check_scoring(self, config: ScoringConfig) -> None:
-        """CalibrationMismatch (a ValueError) when the calibration forbids ``config``."""
-        self.calibration.check_applies_to(ScoringDefinition.of(config, self.spec.num_classes))
-
 
 @dataclass(frozen=True)
 class EngineConfig:
