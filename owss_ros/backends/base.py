@@ -40,6 +40,7 @@ class FrameResult:
     anomaly: np.ndarray  # (H, W) float32 anomaly probability in [0, 1]
     open_labels: np.ndarray  # (H, W) uint8 class ids, novel ids, UNKNOWN_ID
     timings_ms: dict[str, float] = field(default_factory=dict)  # preprocess, inference, copy_out
+    scaled_frame: np.ndarray | None = None  # (sh, sw, 3) the frame as scaled into the model input (a view)
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,9 @@ class InferenceBackend(abc.ABC):
         t2 = time.perf_counter()
         maps = maps_to_output(maps, geometry, self.output_resolution)
         t3 = time.perf_counter()
+        sh, sw = geometry.scaled_hw
         return FrameResult(*maps, timings_ms={"preprocess": 1e3 * (t1 - t0), "inference": 1e3 * (t2 - t1),
-                                              "copy_out": 1e3 * (t3 - t2)})
+                                              "copy_out": 1e3 * (t3 - t2)}, scaled_frame=model_input[0, :sh, :sw])
 
     def embed(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB frame -> (C, sh, sw) float32 embedding, bilinearly upsampled to

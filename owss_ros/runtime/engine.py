@@ -352,7 +352,7 @@ class OpenWorldEngine:
             outputs.open_labels = result.open_labels if "open_set" in wanted or "overlay" in wanted else None
             if "overlay" in wanted:
                 render_start = time.monotonic()
-                outputs.overlay = render_overlay(_resized(pixels, outputs.output_hw), result.open_labels,
+                outputs.overlay = render_overlay(_overlay_frame(pixels, result), result.open_labels,
                                                  snapshot.palette, snapshot.overlay_alpha)
                 timings["overlay"] = 1e3 * (time.monotonic() - render_start)
         outputs.timings_ms = timings
@@ -564,7 +564,12 @@ class OpenWorldEngine:
             self._worker.stop()
 
 
-def _resized(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    if frame.shape[:2] == tuple(hw):
-        return frame
-    return np.asarray(PILImage.fromarray(np.ascontiguousarray(frame)).resize((hw[1], hw[0]), PILImage.BILINEAR))
+def _overlay_frame(pixels: np.ndarray, result) -> np.ndarray:
+    """The picture under the overlay, at the maps' size: the camera frame (camera resolution), or the
+    frame as the backend already scaled it into the model input - never resized a second time."""
+    hw = result.open_labels.shape
+    if pixels.shape[:2] == hw:
+        return pixels
+    if result.scaled_frame is not None and result.scaled_frame.shape[:2] == hw:
+        return result.scaled_frame
+    return np.asarray(PILImage.fromarray(np.ascontiguousarray(pixels)).resize((hw[1], hw[0]), PILImage.BILINEAR))
