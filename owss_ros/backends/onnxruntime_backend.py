@@ -11,7 +11,7 @@ The CPU provider is always appended last, so nodes a GPU provider rejects still 
 Per frame only the three maps are fetched (``run`` with ``output_names``). onnxruntime runs the
 whole graph whatever is fetched, so :meth:`embed` (teaching) uses a second session on the
 network alone - the image -> embedding subgraph extracted from the same ONNX file (same weights,
-no scoring), created on the first embed. Geometry and output resolution work as in the torch backend
+no scoring), created with the first (so the first taught class does not wait for it). Geometry and output resolution work as in the torch backend
 (shared helpers in base.py).
 """
 
@@ -106,8 +106,8 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.input_hw = self.info.resolve_input_hw(input_hw)
         self.output_resolution = output_resolution
         self.intra_op_threads = intra_op_threads
-        self._session_options, self._provider_entries = options, entries
-        self._embedding_session: ort.InferenceSession | None = None
+        network = network_subgraph(onnx.load(str(self.onnx_path)))
+        self._embedding_session = ort.InferenceSession(network.SerializeToString(), options, providers=entries)
 
     def _feed(self, image: np.ndarray, inputs: GraphInputs) -> dict[str, np.ndarray]:
         feed = {"image": image, **inputs.feed()}
@@ -120,10 +120,6 @@ class OnnxRuntimeBackend(InferenceBackend):
         return [close[0], anomaly[0], open_labels[0]]
 
     def _run_embedding(self, model_input: np.ndarray) -> torch.Tensor:
-        if self._embedding_session is None:
-            network = network_subgraph(onnx.load(str(self.onnx_path)))
-            self._embedding_session = ort.InferenceSession(network.SerializeToString(), self._session_options,
-                                                           providers=self._provider_entries)
         (embedding,) = self._embedding_session.run(["embedding"], {"image": model_input})
         return torch.from_numpy(embedding)
 

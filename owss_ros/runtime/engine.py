@@ -10,12 +10,13 @@ classes while it runs (DMLNet scoring, NPM teaching), with no ROS in it.
 
 Threading: :meth:`submit` checks a frame's header (size, encoding, max_image_pixels; a refused
 frame is counted and never buffered), stores it as the newest frame (latest frame wins; drops
-are counted) and appends it to the ring buffer. One worker thread owns the backend and runs every frame
-(:meth:`process`, then ``deliver``) and every embedding of a shot being taught, alternating them,
-so teaching delays frames by at most one embedding per shot. Everything a frame is scored and
-drawn with is one immutable :class:`ScoringSnapshot`, swapped as a single reference: a class or
-scoring change applies atomically from the next frame. Without :meth:`start` the engine is
-synchronous (``process`` and ``teach`` run in the caller's thread) - what the fast tests use.
+are counted) and appends it to the ring buffer. One worker thread owns the backend and runs
+every frame (:meth:`process`, then ``deliver``) and, between two frames, one job with the
+embeddings of all the shots being taught (network only), so teaching delays frames by one
+network pass per shot. Everything a frame is scored and drawn with is one immutable
+:class:`ScoringSnapshot`, swapped as a single reference: a class or scoring change applies
+atomically from the next frame. Without :meth:`start` the engine is synchronous (``process``
+and ``teach`` run in the caller's thread) - what the fast tests use.
 
 Calibration rule (:mod:`owss_ros.core.calibration`): a calibration holding lambda_out fixes the
 scoring; :meth:`set_scoring` and the constructor refuse another one naming both.
@@ -414,16 +415,18 @@ class OpenWorldEngine:
         if lambda_novel is not None and not (math.isfinite(lambda_novel) and lambda_novel > 0):
             raise TeachingError(f"lambda_novel must be a finite number > 0, got {lambda_novel}")
         shots, buffered_stamps = self._shots(frames, masks)
-        embeddings, scaled_masks = [], []
+        scaled_masks = []
         for shot in shots:
             geometry = FrameGeometry.fit(shot.frame.shape[:2], self.config.input_hw)
             scaled_masks.append(mask_on_scaled_frame(shot.mask, geometry, shot.label))
             check_mask_pixels(scaled_masks[-1].sum(), shot.label, resolution_hw=geometry.scaled_hw)
-            embedding = self._on_worker(lambda frame=shot.frame: self._backend.embed(frame))
-            if embedding.shape[1:] != scaled_masks[-1].shape:
+        # one worker job for all shots: it waits once for the frame in progress, then runs the network
+        # (no scoring) per shot back to back - a few network passes, not a frame wait per shot
+        embeddings = self._on_worker(lambda: [self._backend.embed(shot.frame) for shot in shots])
+        for shot, embedding, mask in zip(shots, embeddings, scaled_masks):
+            if embedding.shape[1:] != mask.shape:
                 raise TeachingError(f"{shot.label}: backend embedding {embedding.shape[1:]} does not match the "
-                                    f"scaled frame {scaled_masks[-1].shape}")
-            embeddings.append(embedding)
+                                    f"scaled frame {mask.shape}")
         prototype, pixels = prototype_from_embeddings(embeddings, scaled_masks)
         if not np.isfinite(prototype).all():
             raise TeachingError("the prototype is not finite (the model produced NaN)")
