@@ -57,7 +57,8 @@ def prototype_from_embeddings(embeddings: list[np.ndarray], masks: list[np.ndarr
     """Eq. 11 over shots of possibly different sizes: the pixel-weighted mean of per-shot means."""
     total, pixels = None, 0
     for embedding, mask in zip(embeddings, masks, strict=True):
-        mean, count = novel_prototype(torch.from_numpy(embedding)[None], torch.from_numpy(mask)[None])
+        shot_mask = torch.from_numpy(np.require(mask, requirements="W"))  # read-only arrays are copied
+        mean, count = novel_prototype(torch.from_numpy(np.require(embedding, requirements="W"))[None], shot_mask[None])
         total = mean * count if total is None else total + mean * count
         pixels += count
     if total is None:

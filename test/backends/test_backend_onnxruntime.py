@@ -71,8 +71,11 @@ def test_taught_prototype_changes_output_without_reexport(model_path, dynamic_ex
     assert not (before.open_labels == 19).any()
 
     y, x = 60, 130
-    prototype = ort_backend.embed(frame)[:, y, x]
-    taught, entry = classes.with_novel("cone", prototype, lambda_novel=4.0)
+    embedding = ort_backend.embed(frame)
+    prototype = embedding[:, y, x]
+    # a radius that admits about half the frame's pixels, whatever the weights (random or bundled)
+    radius = float(np.median(((embedding - prototype[:, None, None]) ** 2).sum(axis=0)))
+    taught, entry = classes.with_novel("cone", prototype, lambda_novel=radius)
     novel = graph_inputs(class_set=taught)
     assert novel.novel_prototypes.shape == (1, 19)  # dynamic K: only the slots up to the last used one
     after = ort_backend.infer(frame, novel)
