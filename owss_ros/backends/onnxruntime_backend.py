@@ -11,8 +11,8 @@ The CPU provider is always appended last, so nodes a GPU provider rejects still 
 Per frame only the three maps are fetched (``run`` with ``output_names``). onnxruntime runs the
 whole graph whatever is fetched, so :meth:`embed` (teaching) uses a second session on the
 network alone - the image -> embedding subgraph extracted from the same ONNX file (same weights,
-no scoring), created with the first (so the first taught class does not wait for it). Geometry and output resolution work as in the torch backend
-(shared helpers in base.py).
+no scoring), created with the first (so the first taught class does not wait for it). Geometry
+and output resolution work as in the torch backend (shared helpers in base.py).
 """
 
 from __future__ import annotations

@@ -64,7 +64,8 @@ def prepare_engine(onnx_path: str | Path, input_hw: tuple[int, int] | None, cach
     hw = info.resolve_input_hw(input_hw)
     options = EngineBuildOptions(
         precision=precision, workspace_bytes=workspace_bytes, max_prototypes=info.max_prototypes,
-        opt_prototypes=opt_prototypes or min(TYPICAL_PROTOTYPES, info.max_prototypes), image=None if info.input_hw else ImageProfile.fixed(hw))
+        opt_prototypes=opt_prototypes or min(TYPICAL_PROTOTYPES, info.max_prototypes),
+        image=None if info.input_hw else ImageProfile.fixed(hw))
     environment = current_build_environment(device_index, precision)
     engine_cache = EngineCache(cache_dir)
 
@@ -130,7 +131,8 @@ class TensorRTBackend(InferenceBackend):
     def _run(self, model_input: np.ndarray, inputs: GraphInputs) -> None:
         host = {"image": model_input, **inputs.feed()}
         host = {k: np.ascontiguousarray(v, dtype=np.uint8 if k == "image" else np.float32) for k, v in host.items()}
-        self.info.check_inputs(host["novel_prototypes"], host["novel_thresholds"], host["novel_valid"], host["score_params"])
+        self.info.check_inputs(host["novel_prototypes"], host["novel_thresholds"], host["novel_valid"],
+                               host["score_params"])
         self._bind({k: tuple(v.shape) for k, v in host.items()})
         for name, array in host.items():
             self._buffers[name].copy_(torch.from_numpy(array).to(self.dtypes[name]), non_blocking=False)

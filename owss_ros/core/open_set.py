@@ -118,7 +118,8 @@ def open_world_maps(
 
     Computed in the closed forms of :class:`~owss_ros.core.scoring.OneHotStatistics`; like its linear
     parts, the novel cross terms f . m_k are formed before upsampling (exact: bilinear interpolation
-    is linear), K channels at feature resolution. :func:`reference_open_world_maps` is the literal distance form it equals.
+    is linear), K channels at feature resolution. :func:`reference_open_world_maps` is the literal
+    distance form it equals (tested).
     ``normalization`` / ``mode`` are enums, or one-hot (3,) weight tensors when they are run-time
     inputs of the exported graph (:mod:`owss_ros.backends.pipeline` calls this function;
     :func:`open_set_maps` is the same with a :class:`ScoringConfig`).

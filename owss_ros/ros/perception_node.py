@@ -15,11 +15,12 @@ where ROS diagnostics tools look. The resolved names are logged at start-up.
        ~/import_class (owss_ros/srv/...)
 
 This node only speaks ROS: parameters -> :class:`~owss_ros.runtime.engine.EngineConfig`, camera
-messages -> :class:`~owss_ros.runtime.frames.Frame` (decoded lazily, on the engine's worker),
-engine outputs -> messages, service requests -> ``teach`` / ``forget``, ``ros2 param set`` ->
-``set_scoring``, ``health()`` -> /diagnostics (the class services: :mod:`.class_services`). All the logic (threading, latest frame wins, ring
-buffer, teaching, class store, calibration rule) is the engine's. Services, camera callbacks and
-diagnostics run in separate callback groups of a MultiThreadedExecutor.
+messages -> :class:`~owss_ros.runtime.frames.Frame` (decoded lazily, on the engine's worker), engine
+outputs -> messages, service requests -> ``teach`` / ``forget``, ``ros2 param set`` ->
+``set_scoring``, ``health()`` -> /diagnostics (the class services: :mod:`.class_services`). All the
+logic (threading, latest frame wins, ring buffer, teaching, class store, calibration rule) is the
+engine's. Services, camera callbacks and diagnostics run in separate callback groups of a
+MultiThreadedExecutor.
 """
 
 from __future__ import annotations
