@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 
-DEFAULT_MODEL = "models/default/model.safetensors"
+from owss_ros.cli.benchmark_model import DEFAULT_MODEL
 
 
 def register(subparsers) -> None:
@@ -39,6 +39,7 @@ def run(args) -> int:
     from owss_ros.backends.graph_inputs import GraphInputs
     from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.core.checkpoint import load_model
+    from owss_ros.core.model import ImageNormalizer
     from owss_ros.core.npm import novel_prototype
     from owss_ros.runtime.engine import base_class_set
     from owss_ros.runtime.model_files import ModelFiles
@@ -58,7 +59,6 @@ def run(args) -> int:
     config = files.scoring_defaults()
     with torch.inference_mode():
         image = torch.from_numpy(frames[drive.operator_frame]).permute(2, 0, 1)[None].float()
-        from owss_ros.core.model import ImageNormalizer  # noqa: PLC0415
         embedding = model(ImageNormalizer("NCHW", "RGB")(image))
         prototype, _ = novel_prototype(embedding, mask[None])
     lambda_novel = config.lambda_novel

@@ -36,7 +36,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image as PILImage
 
 from owss_ros.backends.base import FrameGeometry, InferenceBackend
 from owss_ros.backends.factory import create_backend, default_cache_dir
@@ -570,9 +569,4 @@ class OpenWorldEngine:
 def _overlay_frame(pixels: np.ndarray, result) -> np.ndarray:
     """The picture under the overlay, at the maps' size: the camera frame (camera resolution), or the
     frame as the backend already scaled it into the model input - never resized a second time."""
-    hw = result.open_labels.shape
-    if pixels.shape[:2] == hw:
-        return pixels
-    if result.scaled_frame is not None and result.scaled_frame.shape[:2] == hw:
-        return result.scaled_frame
-    return np.asarray(PILImage.fromarray(np.ascontiguousarray(pixels)).resize((hw[1], hw[0]), PILImage.BILINEAR))
+    return pixels if pixels.shape[:2] == result.open_labels.shape else result.scaled_frame

@@ -380,17 +380,16 @@ def received_latencies(sent_stamps: list[int], arrivals: dict[int, dict[str, int
     return latencies, per_topic
 
 
-def load_drive_shots(work_dir: Path, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``count`` (frame, object mask) pairs from the second half of the sample drive, where the object
-    is near (the teaching phase's shots)."""
+def load_drive_shots(work_dir: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` (frame, object mask) pairs from the second half of the sample drive the run already
+    wrote (:func:`load_drive_frames`), where the object is near (the teaching phase's shots)."""
     from PIL import Image
 
-    from owss_ros.tools.demo.sample_drive import make_sample_drive
-
-    drive = make_sample_drive(work_dir / "drive", max(count, 2) * 2, seed)
-    picks = np.linspace(len(drive.frames) // 2, len(drive.frames) - 1, count).round().astype(int)
-    return [(np.asarray(Image.open(drive.frames[i]).convert("RGB")),
-             np.asarray(Image.open(drive.object_masks[i]).convert("L"))) for i in picks]
+    frames = sorted((work_dir / "drive" / "frames").glob("*.png"))
+    masks = sorted((work_dir / "drive" / "object_masks").glob("*.png"))
+    picks = np.linspace(len(frames) // 2, len(frames) - 1, count).round().astype(int)
+    return [(np.asarray(Image.open(frames[i]).convert("RGB")), np.asarray(Image.open(masks[i]).convert("L")))
+            for i in picks]
 
 
 def missed_in_window(stamps: list[int], arrivals: OutputArrivals, start_ns: int, end_ns: int) -> tuple[int, int]:
@@ -484,7 +483,7 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
             load_after = os.getloadavg()
             teaching = None
             if settings.teach_shots > 0 and settings.bag_path is None:  # the drive's masks are the shots
-                shots = load_drive_shots(work_dir, settings.teach_shots, settings.drive_seed)
+                shots = load_drive_shots(work_dir, settings.teach_shots)
                 teaching = run_teach_phase(client, sender, arrivals, node_path, shots, settings.rate_hz)
         finally:
             if client is not None:

@@ -33,13 +33,14 @@ from torch import Tensor, nn
 from owss_ros.backends.base import FrameGeometry, maps_to_output
 from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.backends.onnx_export import OPSET
-from owss_ros.backends.pipeline import EmbeddingNetwork, FramePipeline
+from owss_ros.backends.pipeline import INPUT_NAMES, OUTPUT_NAMES, EmbeddingNetwork, FramePipeline
 from owss_ros.backends.score_params import pack_score_params, unpack_score_params
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.model import ImageNormalizer
 from owss_ros.core.open_set import ScoringConfig, reference_open_world_maps
 
-MAP_INPUTS = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "score_params")
+MAP_INPUTS = INPUT_NAMES
+MAP_OUTPUTS = OUTPUT_NAMES[:3]
 
 
 class ReferencePipeline(nn.Module):
@@ -93,10 +94,10 @@ def build_variants(model: DMLNet, hw: tuple[int, int], slots: int) -> list[Varia
     c = model.num_classes
     example = (torch.zeros(1, *hw, 3, dtype=torch.uint8), torch.zeros(2, c), torch.ones(2), torch.zeros(2),
                pack_score_params(ScoringConfig(), c))
-    maps = ("close_labels", "anomaly", "open_labels")
-    variants = [Variant("reference", export_session(ReferencePipeline(model), example, MAP_INPUTS, maps), slots)]
+    variants = [Variant("reference", export_session(ReferencePipeline(model), example, MAP_INPUTS, MAP_OUTPUTS),
+                        slots)]
     for resolution in ("input", "half", "quarter", "feature"):
-        session = export_session(_MapsOnly(FramePipeline(model, resolution)), example, MAP_INPUTS, maps)
+        session = export_session(_MapsOnly(FramePipeline(model, resolution)), example, MAP_INPUTS, MAP_OUTPUTS)
         if resolution == "input":
             variants.append(Variant(f"input K={slots}", session, slots))
         variants.append(Variant(f"{resolution} K=used", session, None))
