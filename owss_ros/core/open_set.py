@@ -19,6 +19,7 @@ from torch import Tensor
 from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.core.npm import NO_NOVEL_CLASS, novel_class_beside_base, novel_class_index
 from owss_ros.core.prototypes import (
+    expanded_squared_distances,
     one_hot_squared_distances,
     prototype_products,
     squared_distances,
@@ -129,8 +130,7 @@ def open_world_maps(
     novel = None
     if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
         cross = upsample_channels_last(prototype_products(embedding, novel_prototypes), size).permute(0, 3, 1, 2)
-        m_sq = (novel_prototypes * novel_prototypes).sum(dim=1)[None, :, None, None]
-        novel_distances = (stats.squared_norm[:, None] - 2.0 * cross + m_sq).clamp_min(0.0)
+        novel_distances = expanded_squared_distances(stats.squared_norm, cross, novel_prototypes)
         novel = novel_class_beside_base(novel_distances, stats.nearest_distance, novel_thresholds, novel_valid)
     return OpenSetMaps(stats.labels, anomaly,
                        combine_open_set(stats.labels, anomaly, lambda_out, novel, embedding.shape[1]))

@@ -42,10 +42,15 @@ def squared_distances(embedding: Tensor, prototypes: Tensor) -> Tensor:
             f"prototypes must be (K, {embedding.shape[1]}), got {tuple(prototypes.shape)}"
         )
     prototypes = prototypes.to(embedding.dtype)
-    f_sq = (embedding * embedding).sum(dim=1, keepdim=True)
-    cross = prototype_products(embedding, prototypes)
+    f_sq = (embedding * embedding).sum(dim=1)
+    return expanded_squared_distances(f_sq, prototype_products(embedding, prototypes), prototypes)
+
+
+def expanded_squared_distances(squared_norm: Tensor, products: Tensor, prototypes: Tensor) -> Tensor:
+    """||f||^2 - 2 f.m_k + ||m_k||^2 from (B, H, W) ||f||^2, (B, K, H, W) products f.m_k and (K, C)
+    prototypes -> (B, K, H, W), clamped at 0 (float rounding)."""
     m_sq = (prototypes * prototypes).sum(dim=1)[None, :, None, None]
-    return (f_sq - 2.0 * cross + m_sq).clamp_min(0.0)
+    return (squared_norm[:, None] - 2.0 * products + m_sq).clamp_min(0.0)
 
 
 def prototype_products(embedding: Tensor, prototypes: Tensor) -> Tensor:
