@@ -32,8 +32,15 @@ import onnx
 import torch
 
 from owss_ros.core.atomic_file import atomic_write_bytes
-from owss_ros.backends.onnx_metadata import GraphInfo, format_hw
-from owss_ros.backends.pipeline import INPUT_NAMES, LABEL_DTYPES, OUTPUT_NAMES, SCORE_RESOLUTIONS, FramePipeline
+from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, GraphInfo, format_hw
+from owss_ros.backends.pipeline import (
+    FULL_SIZE_MAPS,
+    INPUT_NAMES,
+    LABEL_DTYPES,
+    OUTPUT_NAMES,
+    SCORE_RESOLUTIONS,
+    FramePipeline,
+)
 from owss_ros.backends.score_params import PARAM_NAMES, pack_score_params
 from owss_ros.core.checkpoint import file_fingerprint, load_model
 from owss_ros.core.open_set import ScoringConfig
@@ -50,7 +57,7 @@ _ONNX_TYPE_NAMES = {onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.INT32: "in
 class ExportOptions:
     max_prototypes: int = 16
     fixed_hw: tuple[int, int] | None = None  # None = dynamic H, W
-    score_resolution: str = "input"
+    score_resolution: str = DEFAULT_SCORE_RESOLUTION
     label_dtype: str = "uint8"  # "int32" for the TensorRT variant (see pipeline.py)
     trace_hw: tuple[int, int] = (64, 128)  # example size traced for a dynamic export
 
@@ -87,7 +94,7 @@ def _dynamic_axes(options: ExportOptions) -> dict[str, dict[int, str]]:
     axes: dict[str, dict[int, str]] = {name: {0: K_AXIS} for name in INPUT_NAMES[1:4]}
     if options.fixed_hw is None:
         axes["image"] = {1: "height", 2: "width"}
-        maps_hw = {1: "height", 2: "width"} if options.score_resolution == "input" else \
+        maps_hw = {1: "height", 2: "width"} if options.score_resolution in FULL_SIZE_MAPS else \
             {1: "scored_height", 2: "scored_width"}
         for name in OUTPUT_NAMES[:3]:
             axes[name] = dict(maps_hw)

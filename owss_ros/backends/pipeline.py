@@ -10,9 +10,10 @@ Outputs: close_labels (1, H', W') uint8, anomaly (1, H', W') float32, open_label
 label maps are int32 with ``label_dtype=torch.int32``, the variant built for TensorRT, which
 accepts uint8 only as a network input/output type and not on the ArgMin -> Cast chain), and
 embedding (1, C, h, w) float32 at feature resolution (fetched only when a class is taught).
-(H', W') is the scoring resolution: the frame size with ``score_resolution="input"``, 1/2 or 1/4 of
-it with ``"half"`` / ``"quarter"``, the feature size (1/8) with ``"feature"`` (cheaper; callers
-resize the maps: labels nearest, scores bilinear). Scoring never forms a 19- or K-channel distance
+(H', W') is the output resolution: the frame size with ``score_resolution="input"`` and with
+``"half_scores"`` (labels at the frame size, anomaly and taught classes formed at 1/2 and resized in
+the graph), 1/2 or 1/4 of it with ``"half"`` / ``"quarter"``, the feature size (1/8) with
+``"feature"`` (cheaper; callers resize the maps: labels nearest, scores bilinear). Scoring never forms a 19- or K-channel distance
 or softmax tensor at that resolution (the core's closed forms, :func:`open_world_maps`).
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from owss_ros.backends.onnx_metadata import SCORE_RESOLUTIONS
+from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
 from owss_ros.backends.score_params import unpack_score_params
 from owss_ros.core.dmlnet import DMLNet
 from owss_ros.core.model import ImageNormalizer
@@ -30,6 +31,7 @@ from owss_ros.core.open_set import open_world_maps
 INPUT_NAMES = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "score_params")
 OUTPUT_NAMES = ("close_labels", "anomaly", "open_labels", "embedding")
 _SCORE_DIVISORS = {"input": 1, "half": 2, "quarter": 4}
+FULL_SIZE_MAPS = ("input", "half_scores")  # resolutions whose maps come out at the input size
 LABEL_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
 
 
@@ -46,17 +48,20 @@ class ScoringStage(nn.Module):
         self.label_dtype = label_dtype
 
     def forward(self, embedding: Tensor, novel_prototypes: Tensor, novel_thresholds: Tensor, novel_valid: Tensor,
-                score_params: Tensor, size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Maps of the (1, C, h, w) ``embedding`` scored at ``size`` (None: at its own resolution)."""
+                score_params: Tensor, size: tuple[int, int] | None = None,
+                score_size: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Maps of the (1, C, h, w) ``embedding`` at ``size`` (None: at its own resolution), the scores
+        formed at ``score_size`` (None: ``size``; see :func:`~owss_ros.core.open_set.open_world_maps`)."""
         p = unpack_score_params(score_params)
         maps = open_world_maps(embedding, self.temperature, p.norm_weights, (p.eds_low, p.eds_high), p.beta, p.gamma,
-                               p.mode_weights, p.lambda_out, novel_prototypes, novel_thresholds, novel_valid, size)
-        labels = LABEL_DTYPES[self.label_dtype]
+                               p.mode_weights, p.lambda_out, novel_prototypes, novel_thresholds, novel_valid, size,
+                               score_size, torch.int32)  # int32, not int64, through the precedence rule; uint8
+        labels = LABEL_DTYPES[self.label_dtype]  # only at the end (TensorRT takes it as a network output alone)
         return maps.close_labels.to(labels), maps.anomaly, maps.open_labels.to(labels)
 
 
 class FramePipeline(nn.Module):
-    def __init__(self, model: DMLNet, score_resolution: str = "input", label_dtype: str = "uint8"):
+    def __init__(self, model: DMLNet, score_resolution: str = DEFAULT_SCORE_RESOLUTION, label_dtype: str = "uint8"):
         super().__init__()
         if not isinstance(model, DMLNet):
             raise TypeError("FramePipeline needs a DMLNet (the cross-entropy twin has no prototypes)")
@@ -75,9 +80,9 @@ class FramePipeline(nn.Module):
         normalized = self.normalizer(image)
         embedding = self.model(normalized)
         # the size from the float image: TensorRT takes uint8 only as a network input/output, not into Shape
-        size = scoring_size(normalized.shape[2], normalized.shape[3], self.score_resolution)
+        size, score_size = scoring_sizes(normalized.shape[2], normalized.shape[3], self.score_resolution)
         close, anomaly, open_labels = self.scoring(embedding, novel_prototypes, novel_thresholds, novel_valid,
-                                                   score_params, size)
+                                                   score_params, size, score_size)
         return close, anomaly, open_labels, embedding
 
 
@@ -94,7 +99,12 @@ class EmbeddingNetwork(nn.Module):
         return self.model(self.normalizer(image))
 
 
-def scoring_size(height, width, score_resolution: str):
-    """(H', W') the maps are scored at for an H x W input; None = the embedding's own (feature) size."""
+def scoring_sizes(height, width, score_resolution: str):
+    """((H', W') of the output maps, (H'', W'') the scores are formed at) for an H x W input.
+
+    None for the first = the embedding's own (feature) size; None for the second = the first.
+    ``half_scores``: maps at input size, scores at 1/2 (labels exact; see ``open_world_maps``)."""
+    if score_resolution == "half_scores":
+        return (height, width), (height // 2, width // 2)
     divisor = _SCORE_DIVISORS.get(score_resolution)
-    return None if divisor is None else (height // divisor, width // divisor)
+    return (None if divisor is None else (height // divisor, width // divisor)), None

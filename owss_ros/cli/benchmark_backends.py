@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from owss_ros.backends.onnx_metadata import SCORE_RESOLUTIONS
+from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
 from owss_ros.cli.benchmark_model import DEFAULT_MODEL, benchmark_model
 
 
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch and onnxruntime (0: defaults)")
     p.add_argument("--providers", help="onnxruntime providers (default: CUDA if available, else CPU)")
     p.add_argument("--torch-device", default="cpu", help="device of the torch backend (cpu, cuda)")
-    p.add_argument("--score-resolution", choices=SCORE_RESOLUTIONS, default="input",
+    p.add_argument("--score-resolution", choices=SCORE_RESOLUTIONS, default=DEFAULT_SCORE_RESOLUTION,
                    help="score at input resolution, 1/2, 1/4 or 1/8 (maps resized afterwards)")
     p.add_argument("--cache-dir", help="cache for the ONNX export and engines (default: a temporary folder)")
     p.add_argument("--json", dest="json_path", help="also write the results as JSON here")

@@ -84,8 +84,10 @@ def novel_class_beside_base(
         d = torch.where(valid, d, torch.full_like(d, _FAR))
     d_min, nearest_novel = d.min(dim=1)
     threshold = torch.as_tensor(lambda_novel, dtype=d.dtype, device=d.device)
-    if threshold.dim() == 1:
-        threshold = threshold[nearest_novel]
-    unique_nearest = (d <= d_min[:, None]).to(d.dtype).sum(dim=1) < 1.5  # a float count: no int64 map
-    is_novel = (d_min < threshold) & unique_nearest & (d_min < nearest_base_distance)
+    if threshold.dim() == 1:  # lambda of the nearest slot, read off without a per-pixel gather
+        threshold = threshold[None, :, None, None]
+    nearest = d <= d_min[:, None]
+    unique_nearest = nearest.to(d.dtype).sum(dim=1) < 1.5  # a float count: no int64 map
+    inside = (nearest & (d < threshold)).any(dim=1)
+    is_novel = inside & unique_nearest & (d_min < nearest_base_distance)
     return torch.where(is_novel, nearest_novel, torch.full_like(nearest_novel, NO_NOVEL_CLASS))

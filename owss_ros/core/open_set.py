@@ -25,6 +25,7 @@ from owss_ros.core.prototypes import (
     squared_distances,
     upsample,
     upsample_channels_last,
+    upsample_matmul,
 )
 from owss_ros.core.scoring import (
     EDSNormalization,
@@ -111,11 +112,22 @@ def open_world_maps(
     novel_thresholds: Tensor | Scalar | None = None,
     novel_valid: Tensor | None = None,
     size: tuple[int, int] | None = None,
+    score_size: tuple[int, int] | None = None,
+    label_dtype: torch.dtype = torch.int64,
 ) -> OpenSetMaps:
     """THE per-frame decision on (B, C, h, w) embeddings, scored at ``size`` (None: as given,
     else bilinearly upsampled there first, :func:`~owss_ros.core.prototypes.upsample`): close-set
     labels (Eq. 5), the anomaly probability of ``mode`` (Eq. 6-10), NPM (Eq. 12) and the precedence
     rule (:func:`combine_open_set`).
+
+    ``score_size`` (coarser than ``size``; None: ``size``) splits the resolutions: the close-set
+    labels stay exact at ``size``, the anomaly probability and the NPM decision are formed at
+    ``score_size`` and brought to ``size`` (anomaly bilinear, the one upsampling rule; the taught-slot
+    index nearest), and the precedence rule runs at ``size``. Labels are what changes at every class
+    boundary; the scores are smooth, so this keeps almost every open-set pixel of the full form for
+    a fraction of the softmax / norm work (measured: ``owss_ros benchmark-scoring``).
+    ``label_dtype``: the integer type of both label maps (the exported graph's uint8 / int32; the
+    precedence rule then runs on that type instead of int64).
 
     Computed in the closed forms of :class:`~owss_ros.core.scoring.OneHotStatistics`; like its linear
     parts, the novel cross terms f . m_k are formed before upsampling (exact: bilinear interpolation
@@ -125,15 +137,29 @@ def open_world_maps(
     inputs of the exported graph (:mod:`owss_ros.backends.pipeline` calls this function;
     :func:`open_set_maps` is the same with a :class:`ScoringConfig`).
     """
-    stats = OneHotStatistics.of(embedding, temperature, size)
+    scored_at = size if score_size is None else score_size
+    stats = OneHotStatistics.of(embedding, temperature, scored_at)
     anomaly = select_score(stats.scores(normalization, eds_range[0], eds_range[1], beta, gamma), mode)
     novel = None
     if novel_prototypes is not None and novel_prototypes.shape[0] > 0:
-        cross = upsample_channels_last(prototype_products(embedding, novel_prototypes), size).permute(0, 3, 1, 2)
-        novel_distances = expanded_squared_distances(stats.squared_norm, cross, novel_prototypes)
+        cross = upsample_channels_last(prototype_products(embedding, novel_prototypes), scored_at)
+        novel_distances = expanded_squared_distances(stats.squared_norm, cross.permute(0, 3, 1, 2), novel_prototypes)
         novel = novel_class_beside_base(novel_distances, stats.nearest_distance, novel_thresholds, novel_valid)
-    return OpenSetMaps(stats.labels, anomaly,
-                       combine_open_set(stats.labels, anomaly, lambda_out, novel, embedding.shape[1]))
+    labels = stats.labels
+    if score_size is not None:
+        labels = upsample_matmul(embedding, size).argmax(dim=1)  # Eq. 5: argmin d = argmax f
+        anomaly = upsample_matmul(anomaly, size)
+        if novel is not None:
+            novel = nearest_resize(novel, size)
+    labels = labels.to(label_dtype)
+    return OpenSetMaps(labels, anomaly, combine_open_set(labels, anomaly, lambda_out, novel, embedding.shape[1]))
+
+
+def nearest_resize(index_map: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B, h, w) slot-index map resized to ``size`` by nearest neighbour (an index has no in-between),
+    returned as float32 (exact for slot indices; :func:`combine_open_set` takes it as is, so no
+    full-size int64 map is formed)."""
+    return torch.nn.functional.interpolate(index_map[:, None].to(torch.float32), size=size, mode="nearest")[:, 0]
 
 
 def reference_open_world_maps(
@@ -170,8 +196,10 @@ def open_set_maps(
     novel_thresholds: Tensor | None = None,
     novel_valid: Tensor | None = None,
     size: tuple[int, int] | None = None,
+    score_size: tuple[int, int] | None = None,
 ) -> OpenSetMaps:
-    """All per-pixel outputs from (B, C, h, w) embeddings, scored at ``size`` (None: as given).
+    """All per-pixel outputs from (B, C, h, w) embeddings, scored at ``size`` (None: as given;
+    ``score_size`` as in :func:`open_world_maps`).
 
     ``novel_prototypes`` (K, C), ``novel_thresholds`` (K,) (per-class lambda_novel; default
     ``config.lambda_novel``) and ``novel_valid`` (K,) describe the NPM classes.
@@ -179,7 +207,8 @@ def open_set_maps(
     thresholds = config.lambda_novel if novel_thresholds is None else novel_thresholds
     return open_world_maps(embedding, config.temperature, config.eds_normalization,
                            config.resolved_eds_range(embedding.shape[1]), config.beta, config.gamma,
-                           config.score_mode, config.lambda_out, novel_prototypes, thresholds, novel_valid, size)
+                           config.score_mode, config.lambda_out, novel_prototypes, thresholds, novel_valid, size,
+                           score_size)
 
 
 def combine_open_set(close: Tensor, anomaly: Tensor | None, lambda_out, novel: Tensor | None,
@@ -187,6 +216,7 @@ def combine_open_set(close: Tensor, anomaly: Tensor | None, lambda_out, novel: T
     """The precedence rule of the module docstring: taught class > unknown (Eq. 1) > base label.
 
     ``novel`` is the Eq. 12 slot index per pixel (-1 for none); slot k becomes id ``num_base + k``.
+    The result has ``close``'s integer type.
     With ``anomaly`` None there is no unknown step (close-set + taught classes, paper Table 4).
     """
     open_labels = close
@@ -194,4 +224,5 @@ def combine_open_set(close: Tensor, anomaly: Tensor | None, lambda_out, novel: T
         open_labels = torch.where(anomaly > lambda_out, torch.full_like(close, UNKNOWN_ID), close)
     if novel is None:
         return open_labels
-    return torch.where(novel != NO_NOVEL_CLASS, novel + num_base, open_labels)
+    taught = (novel + num_base).to(close.dtype)  # in the label type: no int64 map at full size
+    return torch.where(novel != NO_NOVEL_CLASS, taught, open_labels)

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from owss_ros.core.classes import UNKNOWN_ID
-from owss_ros.core.prototypes import upsample_channels_last
+from owss_ros.core.prototypes import upsample_channels_last, upsample_matmul
 
 Scalar = float | Tensor
 
@@ -179,7 +179,7 @@ class OneHotStatistics:
         g_max, labels = scaled.max(dim=-1)
         max_probability = torch.softmax(scaled, dim=-1).amax(dim=-1)
         squared_norm = torch.linalg.vector_norm(scaled, dim=-1).square() / (4.0 * t * t)
-        f_sum = upsample_channels_last(embedding.sum(dim=1, keepdim=True), size)[..., 0]
+        f_sum = upsample_matmul(embedding.sum(dim=1), size)
         nearest = (squared_norm - g_max + t * t).clamp_min(0.0)
         s = (n * squared_norm - 2.0 * t * f_sum + n * t * t).clamp_min(0.0)
         return cls(labels, squared_norm, nearest, max_probability, s)

@@ -22,7 +22,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from owss_ros.backends.onnx_metadata import SCORE_RESOLUTIONS
+from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.core.scoring import EDSNormalization, ScoreMode
 
@@ -92,8 +92,9 @@ STRUCTURAL_PARAMETERS = (
     ParameterSpec("output_resolution", "model", "Resolution of the published maps: model (the scaled "
                   "frame, ~/camera_info scaled to match) or camera (resized back to the frame).",
                   choices=OUTPUT_RESOLUTIONS),
-    ParameterSpec("score_resolution", "input", "Resolution the graph scores at: input, half, quarter or "
-                  "feature (1/8); coarser is cheaper, maps are resized after.", choices=SCORE_RESOLUTIONS),
+    ParameterSpec("score_resolution", DEFAULT_SCORE_RESOLUTION, "Resolution the graph scores at: input, "
+                  "half_scores (labels at input, scores at 1/2), half, quarter or feature (1/8); coarser is "
+                  "cheaper, maps are resized after.", choices=SCORE_RESOLUTIONS),
     ParameterSpec("class_store_path", "~/.ros/owss_ros/class_store.json",
                   "Where taught classes persist (JSON, atomic writes, tied to the model fingerprint). "
                   "Empty: taught classes live in memory only."),

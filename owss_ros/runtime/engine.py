@@ -40,6 +40,7 @@ import torch
 from owss_ros.backends.base import FrameGeometry, InferenceBackend
 from owss_ros.backends.factory import create_backend, default_cache_dir
 from owss_ros.backends.graph_inputs import GraphInputs
+from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION
 from owss_ros.core.class_names import (
     TeachingRuleError,
     check_distinct_prototype_in,
@@ -87,7 +88,7 @@ class EngineConfig:
     tensorrt_precision: str = "fp16"
     input_hw: tuple[int, int] = (256, 512)
     output_resolution: str = "model"  # model | camera
-    score_resolution: str = "input"  # input | half | quarter | feature (backends.onnx_metadata.SCORE_RESOLUTIONS)
+    score_resolution: str = DEFAULT_SCORE_RESOLUTION  # one of backends.onnx_metadata.SCORE_RESOLUTIONS
     class_store_path: str = ""  # "" = memory only
     class_store_on_error: str = "refuse"  # refuse | base_only
     max_novel_classes: int = 16

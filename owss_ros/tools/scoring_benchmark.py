@@ -8,6 +8,8 @@ all alike and the ratios are fair:
                 distances) at input resolution, fed all ``slots`` novel slots - the previous graph;
   input K=...   the core's closed forms (:class:`~owss_ros.core.scoring.OneHotStatistics`),
                 at input resolution, with all slots or only the used ones (dynamic K);
+  half_scores   labels at input resolution, anomaly and taught classes formed at 1/2 and resized
+                in the graph (the split of :func:`~owss_ros.core.open_set.open_world_maps`);
   half, quarter, feature   the closed forms scored at 1/2, 1/4, 1/8 resolution, maps resized after;
   network       the embedding alone (what teaching runs).
 
@@ -33,6 +35,7 @@ from torch import Tensor, nn
 from owss_ros.backends.base import FrameGeometry, maps_to_output
 from owss_ros.backends.graph_inputs import GraphInputs
 from owss_ros.backends.onnx_export import OPSET
+from owss_ros.backends.onnx_metadata import SCORE_RESOLUTIONS
 from owss_ros.backends.pipeline import INPUT_NAMES, OUTPUT_NAMES, EmbeddingNetwork, FramePipeline
 from owss_ros.backends.score_params import pack_score_params, unpack_score_params
 from owss_ros.core.dmlnet import DMLNet
@@ -96,7 +99,7 @@ def build_variants(model: DMLNet, hw: tuple[int, int], slots: int) -> list[Varia
                pack_score_params(ScoringConfig(), c))
     variants = [Variant("reference", export_session(ReferencePipeline(model), example, MAP_INPUTS, MAP_OUTPUTS),
                         slots)]
-    for resolution in ("input", "half", "quarter", "feature"):
+    for resolution in SCORE_RESOLUTIONS:
         session = export_session(_MapsOnly(FramePipeline(model, resolution)), example, MAP_INPUTS, MAP_OUTPUTS)
         if resolution == "input":
             variants.append(Variant(f"input K={slots}", session, slots))

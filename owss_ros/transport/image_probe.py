@@ -4,7 +4,8 @@
     python -m owss_ros.transport.image_probe pub --size 1920x1080 --frames 16 --rate 10
 
 ``pub`` waits for a subscriber, sends ``--frames`` rgb8 frames and prints ``SENT <n>``; ``sub``
-counts what arrives within ``--seconds`` and prints ``RECEIVED <n>``. ``--large-image-profile``
+counts what arrives and prints ``RECEIVED <n>`` once it has all ``--frames``, after ``--seconds``, or
+when it gets SIGUSR1 (what a caller sends once the publisher is done, so a lossy run ends early). ``--large-image-profile``
 sets config/fastdds_large_images.xml in the process before rclpy starts (what
 :func:`owss_ros.transport.fastdds.large_image_environment` does for a node). QoS: keep last
 ``--depth`` (default 1, as the node), ``--reliability`` best_effort (default) or reliable.
@@ -13,6 +14,7 @@ sets config/fastdds_large_images.xml in the process before rclpy starts (what
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -26,7 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT of the rgb8 frames (pub)")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second (pub)")
-    parser.add_argument("--seconds", type=float, default=12.0, help="how long to listen (sub)")
+    parser.add_argument("--seconds", type=float, default=12.0, help="longest time to listen (sub)")
     parser.add_argument("--reliability", choices=("best_effort", "reliable"), default="best_effort")
     parser.add_argument("--depth", type=int, default=1)
     parser.add_argument("--topic", default=TOPIC)
@@ -37,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    stop_requested = []
+    signal.signal(signal.SIGUSR1, lambda *_: stop_requested.append(True))
     if args.large_image_profile:
         from owss_ros.transport.fastdds import apply_large_image_profile
 
@@ -56,7 +60,7 @@ def main(argv=None) -> int:
             received: set[str] = set()
             node.create_subscription(Image, args.topic, lambda m: received.add(m.header.frame_id), qos)
             deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not stop_requested and len(received) < args.frames:
                 rclpy.spin_once(node, timeout_sec=0.05)
             print(f"RECEIVED {len(received)}", flush=True)
             return 0

