@@ -42,17 +42,6 @@ def test_python_dash_m_resolves_generated_modules(module):
     assert result.returncode == 0, result.stderr
 
 
-def test_core_library_imports_no_ros():
-    result = run_python(
-        "-c",
-        "import sys, owss_ros.core, owss_ros.core.classes\n"
-        "ros = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " ('rclpy', 'sensor_msgs', 'std_msgs') or m.startswith(('owss_ros.ros', 'owss_ros.msg')))\n"
-        "assert not ros, ros",
-    )
-    assert result.returncode == 0, result.stderr
-
-
 def test_library_layers_import_no_ros_and_runtime_imports_no_tools():
     layers = ["owss_ros.core", "owss_ros.data", "owss_ros.backends.factory", "owss_ros.backends.pipeline",
               "owss_ros.evaluation", "owss_ros.training.trainer", "owss_ros.runtime", "owss_ros.runtime.engine",

@@ -226,6 +226,8 @@ def test_installed_launcher_warns_without_the_large_image_profile(tmp_path):
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0  # no such model
     assert "[WARN] [perception_node]: Fast DDS runs with its built-in transports" in result.stderr
+    assert "best-effort camera frames larger than about 512 KiB" in result.stderr  # says why, and the fix:
+    assert "FASTDDS_DEFAULT_PROFILES_FILE" in result.stderr
     assert "ModuleNotFoundError" not in result.stderr
 
 

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from owss_ros.cli.main import main as cli_main
 from owss_ros.core.checkpoint import file_fingerprint
 from owss_ros.core.class_store import load_class_set
 from owss_ros.ros.image_conversion import mono8_to_image
@@ -112,20 +113,20 @@ def test_import_refuses_a_class_made_for_other_weights(client, work_dir):
     assert class_names(client, TARGET)[19:] == ["traffic_cone"]  # the node's classes are intact
 
 
-def test_store_files_export_and_import_without_a_node(work_dir, model_path):
+def test_store_files_export_and_import_without_a_node(work_dir, model_path, capsys):
+    """The same commands on store files (in this process: no node, no ROS call)."""
     store_a = work_dir / "vehicle_a" / "class_store.json"
     exported = work_dir / "from_store.json"
-    result = owss_ros_cli("class-export", "--store", str(store_a), "--model", str(model_path), "--name",
-                          "traffic_cone", "-o", str(exported))
-    assert result.returncode == 0, result.stderr
+    assert cli_main(["class-export", "--store", str(store_a), "--model", str(model_path), "--name", "traffic_cone",
+                     "-o", str(exported)]) == 0, capsys.readouterr().err
     fresh = work_dir / "fresh_store.json"
-    result = owss_ros_cli("class-import", "--store", str(fresh), "--model", str(model_path), "--as", "cone",
-                          str(exported))
-    assert result.returncode == 0, result.stderr
+    assert cli_main(["class-import", "--store", str(fresh), "--model", str(model_path), "--as", "cone",
+                     str(exported)]) == 0, capsys.readouterr().err
     assert [e.name for e in load_class_set(fresh, file_fingerprint(model_path)).novel_entries] == ["cone"]
-    missing = owss_ros_cli("class-export", "--store", str(store_a), "--model", str(model_path), "--name", "road",
-                           "-o", str(work_dir / "road.json"))
-    assert missing.returncode == 1 and "base class" in missing.stderr
+    capsys.readouterr()
+    assert cli_main(["class-export", "--store", str(store_a), "--model", str(model_path), "--name", "road",
+                     "-o", str(work_dir / "road.json")]) == 1
+    assert "base class" in capsys.readouterr().err
 
 
 def test_export_of_an_unknown_class_is_refused_over_the_service(client):
