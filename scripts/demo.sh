@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job. Until the node demo lands, this trains nothing and shows the core at work:
-# see README "Main job".
+# The main job: the perception node on the bundled model, fed the bundled sample drive, taught the
+# unknown object from one mask over /add_class (README "Main job"). Arguments go to `owss_ros demo`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh

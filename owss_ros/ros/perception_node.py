@@ -20,24 +20,19 @@ outputs -> messages, service requests -> ``teach`` / ``forget``, ``ros2 param se
 ``set_scoring``, ``health()`` -> /diagnostics (the class services: :mod:`.class_services`). All the
 logic (threading, latest frame wins, ring buffer, teaching, class store, calibration rule) is the
 engine's. Services, camera callbacks and diagnostics run in separate callback groups of a
-MultiThreadedExecutor.
+MultiThreadedExecutor; start-up, signals and shut-down are :mod:`.node_lifecycle`'s.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from owss_ros.msg import ClassList, LabelInfo
@@ -51,13 +46,13 @@ from owss_ros.ros.messages import (
     label_info_message,
     scaled_camera_info,
 )
+from owss_ros.ros.node_lifecycle import run_node
 from owss_ros.runtime.engine import FrameOutputs, OpenWorldEngine
 from owss_ros.runtime.model_files import ModelFiles, StartupError
 from owss_ros.transport.fastdds import transport_warnings
 
 NODE_NAME = "perception_node"
 IDLE_CHECK_PERIOD_S = 1.0
-SHUTDOWN_JOIN_S = 10.0
 CLASS_LIST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 OUTPUT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
@@ -244,55 +239,7 @@ class PerceptionNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    # rclpy's own SIGINT handler shuts the context down at once, while the worker may still be
-    # publishing a frame ("Failed to publish: publisher's context is invalid"). So the node
-    # handles SIGINT / SIGTERM itself: stop spinning, stop the worker, then shut ROS down.
-    rclpy.init(args=argv if argv is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
-    logger = rclpy.logging.get_logger(NODE_NAME)
-    try:
-        node = PerceptionNode()
-    except StartupError as error:
-        logger.fatal(str(error))
-        rclpy.try_shutdown()
-        return 1
-    except Exception as error:  # noqa: BLE001 - report why, then exit non-zero
-        logger.fatal(f"start-up failed: {type(error).__name__}: {error}")
-        rclpy.try_shutdown()
-        return 1
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    spinner = threading.Thread(target=_spin, args=(executor, stop), name="owss_executor", daemon=True)
-    spinner.start()
-    try:
-        while not stop.wait(1.0):  # the signal handlers run in this (the main) thread
-            pass
-    finally:
-        _shut_down(node, executor, spinner)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
-
-
-def _spin(executor, stop: threading.Event) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-    finally:
-        stop.set()
-
-
-def _shut_down(node: PerceptionNode, executor, spinner: threading.Thread) -> None:
-    """Stop the worker (no frame is published after this), then the executor, then release ROS; a
-    second SIGINT during clean-up is ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    node.close()
-    executor.shutdown()
-    spinner.join(SHUTDOWN_JOIN_S)
-    node.destroy_node()
-    rclpy.try_shutdown()
+    return run_node(PerceptionNode, NODE_NAME, argv)
 
 
 if __name__ == "__main__":
