@@ -159,8 +159,15 @@ class InferenceBackend(abc.ABC):
         """(H, W, 3) uint8 RGB frame -> (C, sh, sw) float32 embedding, bilinearly upsampled to
         the scaled frame (model resolution, letterbox cropped): the pixels that masks for NPM
         (Eq. 11) are resized onto."""
+        embedding, geometry = self.embed_features(frame)
+        return embedding_to_frame(embedding, geometry)
+
+    def embed_features(self, frame: np.ndarray) -> tuple[torch.Tensor, FrameGeometry]:
+        """(H, W, 3) uint8 RGB frame -> ((1, C, h, w) embedding at feature resolution over the whole
+        model input, letterbox padding included; the frame's geometry): what teaching averages
+        with the mask pooled onto the feature grid (:func:`owss_ros.core.npm.novel_prototype`)."""
         geometry, model_input = letterbox(frame, self.input_hw)
-        return embedding_to_frame(self._run_embedding(model_input), geometry)
+        return self._run_embedding(model_input), geometry
 
     @abc.abstractmethod
     def _run_maps(self, model_input: np.ndarray, inputs: GraphInputs) -> list[np.ndarray]:

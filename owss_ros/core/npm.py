@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from owss_ros.core.prototypes import upsample
+from owss_ros.core.prototypes import bilinear_weights, upsample
 from owss_ros.core.scoring import Scalar
 
 NO_NOVEL_CLASS = -1
@@ -30,10 +30,14 @@ def novel_prototype(embeddings: Tensor, masks: Tensor) -> tuple[Tensor, int]:
 
     Args:
         embeddings: (Q, C, h, w) embeddings of the Q annotated images, at any resolution;
-            they are upsampled to the mask resolution first.
+            F is their bilinear upsampling to the mask resolution (:func:`upsample_embedding`).
         masks: (Q, H, W) binary masks (non-zero = the novel class).
     Returns:
         The (C,) prototype and the number of pixels it was averaged over.
+
+    The upsampled F is never formed when the sizes differ: upsampling is linear, F = W_h f W_w^T
+    per channel, so sum_ij F_ij Y_ij = sum_ab f_ab (W_h^T Y W_w)_ab - the mask is pooled down to
+    the embedding's grid instead (exact; tested against the upsampled form).
     """
     if embeddings.dim() != 4 or masks.dim() != 3 or embeddings.shape[0] != masks.shape[0]:
         raise ValueError(
@@ -44,9 +48,20 @@ def novel_prototype(embeddings: Tensor, masks: Tensor) -> tuple[Tensor, int]:
     pixels = int(weights.sum().item())
     if pixels == 0:
         raise ValueError("the masks select no pixel: a novel prototype needs at least one")
-    features = upsample_embedding(embeddings, tuple(masks.shape[-2:]))
-    total = (features * weights[:, None]).sum(dim=(0, 2, 3))
+    if tuple(embeddings.shape[-2:]) != tuple(masks.shape[-2:]):
+        weights = pooled_mask(weights, tuple(embeddings.shape[-2:]))
+    total = (embeddings * weights[:, None]).sum(dim=(0, 2, 3))
     return total / pixels, pixels
+
+
+def pooled_mask(weights: Tensor, size: tuple[int, int]) -> Tensor:
+    """(Q, H, W) pixel weights -> (Q, h, w) weights on an embedding grid of ``size``: W_h^T Y W_w
+    with the bilinear weights of :func:`owss_ros.core.prototypes.upsample` (its adjoint), so that
+    sum(f * pooled) = sum(upsample(f) * Y)."""
+    height, width = weights.shape[-2:]
+    w_h = bilinear_weights(height, size[0], weights.dtype)  # (H, h)
+    w_w = bilinear_weights(width, size[1], weights.dtype)  # (W, w)
+    return torch.matmul(torch.matmul(w_h.transpose(0, 1), weights), w_w)
 
 
 def novel_class_index(

@@ -62,6 +62,7 @@ from owss_ros.runtime.teaching import (
     TeachingError,
     TeachingShot,
     check_free_slot,
+    mask_on_model_input,
     mask_on_scaled_frame,
     nearest_prototype,
     prototype_from_embeddings,
@@ -72,6 +73,9 @@ from owss_ros.runtime.worker import FrameMailbox, InferenceWorker, PostedFrame
 MAP_OUTPUTS = ("labels", "anomaly", "open_set", "overlay")
 OUTPUTS = MAP_OUTPUTS + ("camera_info",)
 EMBED_TIMEOUT_S = 60.0
+# Shots embedded per worker job while teaching: two network passes (~15-20 ms on 2 cores) fit between
+# two 30 Hz frames (~15 ms each), so teaching costs the stream no frame (measured: benchmark-node).
+SHOTS_PER_JOB = 2
 WARNING_THROTTLE_S = 5.0
 REQUEST_ERRORS = (TeachingError, TeachingRuleError, ClassSetError, ClassChangeRefused, FrameNotBufferedError, FrameRejectedError,
                   MaskFileError, ClassStoreError)
@@ -415,19 +419,21 @@ class OpenWorldEngine:
         if lambda_novel is not None and not (math.isfinite(lambda_novel) and lambda_novel > 0):
             raise TeachingError(f"lambda_novel must be a finite number > 0, got {lambda_novel}")
         shots, buffered_stamps = self._shots(frames, masks)
-        scaled_masks = []
+        input_masks = []
         for shot in shots:
             geometry = FrameGeometry.fit(shot.frame.shape[:2], self.config.input_hw)
-            scaled_masks.append(mask_on_scaled_frame(shot.mask, geometry, shot.label))
-            check_mask_pixels(scaled_masks[-1].sum(), shot.label, resolution_hw=geometry.scaled_hw)
-        # one worker job for all shots: it waits once for the frame in progress, then runs the network
-        # (no scoring) per shot back to back - a few network passes, not a frame wait per shot
-        embeddings = self._on_worker(lambda: [self._backend.embed(shot.frame) for shot in shots])
-        for shot, embedding, mask in zip(shots, embeddings, scaled_masks):
-            if embedding.shape[1:] != mask.shape:
-                raise TeachingError(f"{shot.label}: backend embedding {embedding.shape[1:]} does not match the "
-                                    f"scaled frame {mask.shape}")
-        prototype, pixels = prototype_from_embeddings(embeddings, scaled_masks)
+            scaled_mask = mask_on_scaled_frame(shot.mask, geometry, shot.label)
+            check_mask_pixels(scaled_mask.sum(), shot.label, resolution_hw=geometry.scaled_hw)
+            input_masks.append(mask_on_model_input(scaled_mask, geometry))
+        # the network alone per shot, SHOTS_PER_JOB shots per worker job: a job fits in the gap between
+        # two camera frames, and the worker alternates jobs and frames; the masks are pooled onto the
+        # feature grid (Eq. 11 without upsampling any embedding)
+        embeddings = []
+        for first in range(0, len(shots), SHOTS_PER_JOB):
+            batch = shots[first:first + SHOTS_PER_JOB]
+            embeddings += self._on_worker(lambda batch=batch: [self._backend.embed_features(shot.frame)[0].float().cpu()
+                                                               for shot in batch])
+        prototype, pixels = prototype_from_embeddings(embeddings, input_masks)
         if not np.isfinite(prototype).all():
             raise TeachingError("the prototype is not finite (the model produced NaN)")
 

@@ -67,6 +67,20 @@ def test_eq11_over_several_shots_upsamples_embedding_to_mask():
     torch.testing.assert_close(proto_up, emb[0].mean(dim=(1, 2)), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("mask_hw", [(64, 128), (37, 91), (8, 16)])
+def test_eq11_pools_the_mask_instead_of_upsampling_the_embedding(mask_hw):
+    """The mask pooled onto the embedding grid (the adjoint of bilinear upsampling) gives the same
+    prototype as upsampling the embedding to the mask and averaging there (Eq. 11 as written)."""
+    g = torch.Generator().manual_seed(3)
+    emb = torch.randn(2, N, 8, 16, generator=g)
+    masks = (torch.rand(2, *mask_hw, generator=g) > 0.7).float()
+    proto, pixels = novel_prototype(emb, masks)
+    upsampled = torch.nn.functional.interpolate(emb, size=mask_hw, mode="bilinear", align_corners=False)
+    expected = (upsampled * masks[:, None]).sum(dim=(0, 2, 3)) / masks.sum()
+    assert pixels == int(masks.sum())
+    torch.testing.assert_close(proto, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_empty_or_mismatched_masks_are_refused():
     with pytest.raises(ValueError, match="no pixel"):
         novel_prototype(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4))
