@@ -14,7 +14,7 @@ import torch
 
 from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.core.open_set import open_world_maps, reference_open_world_maps
-from owss_ros.core.prototypes import bilinear_weights, upsample, upsample_channels_last
+from owss_ros.core.prototypes import bilinear_weights, upsample, upsample_channels_last, upsample_matmul
 from owss_ros.core.scoring import (
     EDSNormalization,
     OneHotStatistics,
@@ -40,6 +40,13 @@ def test_channels_last_upsampling_is_the_upsample_rule(size):
     x = embedding(1)
     expected = upsample(x, size).permute(0, 2, 3, 1)
     torch.testing.assert_close(upsample_channels_last(x, size), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(9, 14), (36, 56), (23, 41), (5, 7)])
+def test_channels_first_matmul_upsampling_is_the_upsample_rule(size):
+    x = embedding(2)
+    torch.testing.assert_close(upsample_matmul(x, size), upsample(x, size), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(upsample_matmul(x[:, 0], size), upsample(x[:, :1], size)[:, 0], atol=1e-5, rtol=1e-5)
 
 
 def test_bilinear_weight_rows_sum_to_one():
