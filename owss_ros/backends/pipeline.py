@@ -13,8 +13,9 @@ embedding (1, C, h, w) float32 at feature resolution (fetched only when a class 
 (H', W') is the output resolution: the frame size with ``score_resolution="input"`` and with
 ``"half_scores"`` (labels at the frame size, anomaly and taught classes formed at 1/2 and resized in
 the graph), 1/2 or 1/4 of it with ``"half"`` / ``"quarter"``, the feature size (1/8) with
-``"feature"`` (cheaper; callers resize the maps: labels nearest, scores bilinear). Scoring never forms a 19- or K-channel distance
-or softmax tensor at that resolution (the core's closed forms, :func:`open_world_maps`).
+``"feature"`` (cheaper; callers resize the maps: labels nearest, scores bilinear). Scoring never
+forms a 19- or K-channel distance or softmax tensor at that resolution (the core's closed forms,
+:func:`open_world_maps`).
 """
 
 from __future__ import annotations

@@ -430,9 +430,7 @@ class OpenWorldEngine:
         # feature grid (Eq. 11 without upsampling any embedding)
         embeddings = []
         for first in range(0, len(shots), SHOTS_PER_JOB):
-            batch = shots[first:first + SHOTS_PER_JOB]
-            embeddings += self._on_worker(lambda batch=batch: [self._backend.embed_features(shot.frame)[0].float().cpu()
-                                                               for shot in batch])
+            embeddings += self._on_worker(lambda batch=shots[first:first + SHOTS_PER_JOB]: self._embed(batch))
         prototype, pixels = prototype_from_embeddings(embeddings, input_masks)
         if not np.isfinite(prototype).all():
             raise TeachingError("the prototype is not finite (the model produced NaN)")
@@ -454,6 +452,10 @@ class OpenWorldEngine:
         result = TeachResult(entry, len(shots), pixels, lambda_novel, nearest_name, nearest_distance)
         self._log.info(result.message)
         return result
+
+    def _embed(self, shots) -> list[torch.Tensor]:
+        """(1, C, h, w) feature-resolution embeddings of the shots' frames, on the host (worker thread)."""
+        return [self._backend.embed_features(shot.frame)[0].float().cpu() for shot in shots]
 
     def _shots(self, frames: Sequence[np.ndarray | int],
                masks: Sequence[np.ndarray | str]) -> tuple[list[TeachingShot], list[int]]:
