@@ -31,8 +31,11 @@ from owss_ros.core.open_set import open_world_maps
 
 INPUT_NAMES = ("image", "novel_prototypes", "novel_thresholds", "novel_valid", "score_params")
 OUTPUT_NAMES = ("close_labels", "anomaly", "open_labels", "embedding")
-_SCORE_DIVISORS = {"input": 1, "half": 2, "quarter": 4}
-FULL_SIZE_MAPS = ("input", "half_scores")  # resolutions whose maps come out at the input size
+# score_resolution -> (divisor of the output maps, divisor the scores are formed at); None = the
+# feature size for the maps, the maps' own size for the scores.
+_DIVISORS = {"input": (1, None), "half_scores": (1, 2), "half": (2, None), "quarter": (4, None),
+             "feature": (None, None)}
+FULL_SIZE_MAPS = tuple(r for r, (maps, _) in _DIVISORS.items() if maps == 1)  # maps at the input size
 LABEL_DTYPES = {"uint8": torch.uint8, "int32": torch.int32}
 
 
@@ -105,7 +108,5 @@ def scoring_sizes(height, width, score_resolution: str):
 
     None for the first = the embedding's own (feature) size; None for the second = the first.
     ``half_scores``: maps at input size, scores at 1/2 (labels exact; see ``open_world_maps``)."""
-    if score_resolution == "half_scores":
-        return (height, width), (height // 2, width // 2)
-    divisor = _SCORE_DIVISORS.get(score_resolution)
-    return (None if divisor is None else (height // divisor, width // divisor)), None
+    maps, scores = _DIVISORS[score_resolution]
+    return tuple(None if d is None else (height // d, width // d) for d in (maps, scores))

@@ -453,9 +453,9 @@ class OpenWorldEngine:
         self._log.info(result.message)
         return result
 
-    def _embed(self, shots) -> list[torch.Tensor]:
-        """(1, C, h, w) feature-resolution embeddings of the shots' frames, on the host (worker thread)."""
-        return [self._backend.embed_features(shot.frame)[0].float().cpu() for shot in shots]
+    def _embed(self, shots) -> list[np.ndarray]:
+        """(C, h, w) float32 feature-resolution embeddings of the shots' frames (on the worker thread)."""
+        return [self._backend.embed_features(shot.frame)[0][0].float().cpu().numpy() for shot in shots]
 
     def _shots(self, frames: Sequence[np.ndarray | int],
                masks: Sequence[np.ndarray | str]) -> tuple[list[TeachingShot], list[int]]:

@@ -61,16 +61,13 @@ def mask_on_model_input(scaled_mask: np.ndarray, geometry: FrameGeometry) -> np.
     return canvas
 
 
-def prototype_from_embeddings(embeddings: list[np.ndarray | torch.Tensor],
-                              masks: list[np.ndarray]) -> tuple[np.ndarray, int]:
+def prototype_from_embeddings(embeddings: list[np.ndarray], masks: list[np.ndarray]) -> tuple[np.ndarray, int]:
     """Eq. 11 over shots of possibly different sizes: the pixel-weighted mean of per-shot means. Each
-    (C, h, w) or (1, C, h, w) embedding may be coarser than its (H, W) mask (see ``novel_prototype``)."""
+    (C, h, w) embedding may be coarser than its (H, W) mask (see ``novel_prototype``)."""
     total, pixels = None, 0
     for embedding, mask in zip(embeddings, masks, strict=True):
         shot_mask = torch.from_numpy(np.require(mask, requirements="W"))  # read-only arrays are copied
-        features = torch.as_tensor(np.require(embedding, requirements="W") if isinstance(embedding, np.ndarray)
-                                   else embedding, dtype=torch.float32)
-        features = features if features.dim() == 4 else features[None]
+        features = torch.from_numpy(np.require(embedding, requirements="W"))[None]
         mean, count = novel_prototype(features, shot_mask[None])
         total = mean * count if total is None else total + mean * count
         pixels += count

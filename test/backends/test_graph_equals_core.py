@@ -114,24 +114,37 @@ def test_scoring_stage_equals_the_core_in_torch_and_onnxruntime(stage_session, m
     assert_same([m[0] for m in session.run(None, feed)], expected, "onnxruntime")
 
 
-@pytest.fixture(scope="module")
-def feature_export(tmp_path_factory):
+def exported_pipeline(tmp_path_factory, score_resolution: str) -> ort.InferenceSession:
+    """The whole pipeline of a random-weights model, exported at ``score_resolution``, in onnxruntime."""
     from backend_test_helpers import save_random_model
 
-    directory = tmp_path_factory.mktemp("graph_equals_core")
+    directory = tmp_path_factory.mktemp(f"graph_equals_core_{score_resolution}")
     model = save_random_model(directory / "model.safetensors", seed=3)
-    report = export_onnx(model, directory / "feature.onnx", ExportOptions(max_prototypes=4, score_resolution="feature"))
+    options = ExportOptions(max_prototypes=4, score_resolution=score_resolution)
+    report = export_onnx(model, directory / f"{score_resolution}.onnx", options)
     return ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+
+
+def taught_on_own_embedding(session, image):
+    """The session's own (1, C, h, w) embedding of ``image`` and a class set with two classes
+    taught from pixels of it."""
+    (embedding,) = session.run(["embedding"], {"image": image, **GraphInputs.unused_slots(1, N).feed()})
+    embedding = torch.from_numpy(embedding)
+    class_set = ClassSet.from_base([f"c{i}" for i in range(N)], capacity=4)
+    for k, (y, x) in enumerate([(2, 3), (5, 12)]):
+        class_set, _ = class_set.with_novel(f"t{k}", embedding[0, :, y, x].numpy(), lambda_novel=4.0)
+    return embedding, class_set
+
+
+@pytest.fixture(scope="module")
+def feature_export(tmp_path_factory):
+    return exported_pipeline(tmp_path_factory, "feature")
 
 
 @pytest.mark.parametrize("mode, normalization", MODES, ids=[f"{m.value}-{n.value}" for m, n in MODES])
 def test_the_exported_pipeline_scores_its_own_embedding_as_the_core_does(feature_export, mode, normalization):
     image = structured_frame((64, 128), seed=1)[None]
-    (embedding,) = feature_export.run(["embedding"], {"image": image, **GraphInputs.unused_slots(1, N).feed()})
-    embedding = torch.from_numpy(embedding)
-    class_set = ClassSet.from_base([f"c{i}" for i in range(N)], capacity=4)
-    for k, (y, x) in enumerate([(2, 3), (5, 12)]):
-        class_set, _ = class_set.with_novel(f"t{k}", embedding[0, :, y, x].numpy(), lambda_novel=4.0)
+    embedding, class_set = taught_on_own_embedding(feature_export, image)
     config = config_for(mode, normalization, embedding)
     expected = core_maps(embedding, class_set, config)
     assert (expected[2] >= N).any()
@@ -142,13 +155,7 @@ def test_the_exported_pipeline_scores_its_own_embedding_as_the_core_does(feature
 
 @pytest.fixture(scope="module")
 def half_scores_export(tmp_path_factory):
-    from backend_test_helpers import save_random_model
-
-    directory = tmp_path_factory.mktemp("graph_equals_core_half_scores")
-    model = save_random_model(directory / "model.safetensors", seed=3)
-    options = ExportOptions(max_prototypes=4, score_resolution="half_scores")
-    return ort.InferenceSession(str(export_onnx(model, directory / "half_scores.onnx", options).path),
-                                providers=["CPUExecutionProvider"])
+    return exported_pipeline(tmp_path_factory, "half_scores")
 
 
 @pytest.mark.parametrize("mode, normalization", MODES, ids=[f"{m.value}-{n.value}" for m, n in MODES])
@@ -157,11 +164,7 @@ def test_the_half_scores_graph_is_the_cores_split_resolution_decision(half_score
     the core's open_set_maps(size, score_size), labels equal and maps to 1e-5 in onnxruntime."""
     hw = (64, 128)
     image = structured_frame(hw, seed=2)[None]
-    (embedding,) = half_scores_export.run(["embedding"], {"image": image, **GraphInputs.unused_slots(1, N).feed()})
-    embedding = torch.from_numpy(embedding)
-    class_set = ClassSet.from_base([f"c{i}" for i in range(N)], capacity=4)
-    for k, (y, x) in enumerate([(2, 3), (5, 12)]):
-        class_set, _ = class_set.with_novel(f"t{k}", embedding[0, :, y, x].numpy(), lambda_novel=4.0)
+    embedding, class_set = taught_on_own_embedding(half_scores_export, image)
     config = config_for(mode, normalization, embedding)
     expected = core_maps(embedding, class_set, config, hw, (hw[0] // 2, hw[1] // 2))
     assert expected[0].shape == hw and (expected[2] >= N).any()
