@@ -11,9 +11,9 @@ classes while it runs (DMLNet scoring, NPM teaching), with no ROS in it.
 Threading: :meth:`submit` checks a frame's header (size, encoding, max_image_pixels; a refused
 frame is counted and never buffered), stores it as the newest frame (latest frame wins; drops
 are counted) and appends it to the ring buffer. One worker thread owns the backend and runs
-every frame (:meth:`process`, then ``deliver``) and, between two frames, one job with the
-embeddings of all the shots being taught (network only), so teaching delays frames by one
-network pass per shot. Everything a frame is scored and drawn with is one immutable
+every frame (:meth:`process`, then ``deliver``) and, between two frames, jobs that embed the
+shots being taught (network only, :data:`SHOTS_PER_JOB` shots a job), so teaching delays frames
+by one network pass per shot. Everything a frame is scored and drawn with is one immutable
 :class:`ScoringSnapshot`, swapped as a single reference: a class or scoring change applies
 atomically from the next frame. Without :meth:`start` the engine is synchronous (``process``
 and ``teach`` run in the caller's thread) - what the fast tests use.
