@@ -107,6 +107,9 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.output_resolution = output_resolution
         self.intra_op_threads = intra_op_threads
         network = network_subgraph(onnx.load(str(self.onnx_path)))
+        # taught shots are rare: this session's threads must not spin after a run (onnxruntime's
+        # default), where they would take the 2 cores from the next frame and the teaching callback
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._embedding_session = ort.InferenceSession(network.SerializeToString(), options, providers=entries)
 
     def _feed(self, image: np.ndarray, inputs: GraphInputs) -> dict[str, np.ndarray]:

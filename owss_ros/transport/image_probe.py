@@ -5,7 +5,10 @@
 
 ``pub`` waits for a subscriber, sends ``--frames`` rgb8 frames and prints ``SENT <n>``; ``sub``
 counts what arrives and prints ``RECEIVED <n>`` once it has all ``--frames``, after ``--seconds``, or
-when it gets SIGUSR1 (what a caller sends once the publisher is done, so a lossy run ends early). ``--large-image-profile``
+when it gets SIGUSR1 (what a caller sends once the publisher is done, so a lossy run ends early),
+then ``LATENCY_MS p50=<ms> p99=<ms>``: arrival in the subscriber's callback minus the stamp the
+publisher wrote just before ``publish()`` (one host, one clock), i.e. what one DDS hop of an image
+costs two rclpy processes: serialisation, transport, deserialisation into a Python message. ``--large-image-profile``
 sets config/fastdds_large_images.xml in the process before rclpy starts (what
 :func:`owss_ros.transport.fastdds.large_image_environment` does for a node). QoS: keep last
 ``--depth`` (default 1, as the node), ``--reliability`` best_effort (default) or reliable.
@@ -58,11 +61,22 @@ def main(argv=None) -> int:
     try:
         if args.role == "sub":
             received: set[str] = set()
-            node.create_subscription(Image, args.topic, lambda m: received.add(m.header.frame_id), qos)
+            latencies_ms: list[float] = []
+
+            def on_image(message) -> None:
+                now_ns = node.get_clock().now().nanoseconds
+                stamp_ns = message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
+                latencies_ms.append((now_ns - stamp_ns) / 1e6)
+                received.add(message.header.frame_id)
+
+            node.create_subscription(Image, args.topic, on_image, qos)
             deadline = time.monotonic() + args.seconds
             while time.monotonic() < deadline and not stop_requested and len(received) < args.frames:
                 rclpy.spin_once(node, timeout_sec=0.05)
             print(f"RECEIVED {len(received)}", flush=True)
+            if latencies_ms:
+                p50, p99 = np.percentile(latencies_ms, [50, 99])
+                print(f"LATENCY_MS p50={p50:.3f} p99={p99:.3f}", flush=True)
             return 0
         width, height = (int(v) for v in args.size.lower().split("x"))
         publisher = node.create_publisher(Image, args.topic, qos)

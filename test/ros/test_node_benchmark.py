@@ -80,7 +80,7 @@ def test_short_benchmark_run_writes_a_complete_report(tmp_path, capsys):
     assert frames["node_dropped_counter"] >= 0
     teaching = node["teaching"]  # /add_class with 5 drive frames + masks while frames flow
     assert teaching["shots"] == 5 and teaching["success"], teaching["message"]
-    assert teaching["add_class_ms"] > 0
+    assert teaching["add_class_ms"] > 0 and teaching["new_client_refusal_ms"] > 0  # the refusal matched the client
     assert 0 <= teaching["frames_missed_during"] <= teaching["frames_sent_during"]
     assert "teaching while frames flow" in printed
 
