@@ -31,12 +31,26 @@ def _check(distances: Tensor, target: Tensor) -> None:
         )
 
 
-def dce_loss(distances: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """Discriminative cross-entropy, Eq. 3: cross-entropy on the logits -||f - m_t||^2."""
+def dce_loss(distances: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX,
+             class_weights: Tensor | None = None) -> Tensor:
+    """Discriminative cross-entropy, Eq. 3: cross-entropy on the logits -||f - m_t||^2.
+
+    ``class_weights`` (K,): a weighted mean over the valid pixels instead (beyond the paper; see
+    :func:`log_inverse_class_weights`), so the loss keeps the scale of the unweighted one."""
     _check(distances, target)
     if not bool((target != ignore_index).any()):
         return distances.sum() * 0.0
-    return F.cross_entropy(-distances, target.long(), ignore_index=ignore_index)
+    return F.cross_entropy(-distances, target.long(), weight=class_weights, ignore_index=ignore_index)
+
+
+def log_inverse_class_weights(frequencies, c: float = 1.02) -> Tensor:
+    """w_k = 1 / ln(c + p_k) for class pixel frequencies p_k (ENet's class weighting; Paszke et al.,
+    2016): rare classes (thin poles, distant bicycles) count more, bounded by 1 / ln(c) (~50 for
+    c = 1.02) however rare a class is. Beyond the paper, which weights every pixel alike."""
+    p = torch.as_tensor(frequencies, dtype=torch.float32)
+    if p.dim() != 1 or bool((p < 0).any()) or not c > 1.0:
+        raise ValueError(f"expected (K,) frequencies >= 0 and c > 1, got shape {tuple(p.shape)}, c = {c}")
+    return 1.0 / torch.log(c + p)
 
 
 def variance_loss(distances: Tensor, target: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
@@ -80,10 +94,11 @@ def split_outliers(target: Tensor, ignore_index: int = IGNORE_INDEX) -> tuple[Te
 
 class DMLLoss(nn.Module):
     """Hybrid loss L = DCE + lambda_VL * VL (paper Sec. 4.1, lambda_VL = 0.01), plus
-    lambda_OE * centroid_pull on pixels labelled OUTLIER_TARGET (0 = the paper's setting)."""
+    lambda_OE * centroid_pull on pixels labelled OUTLIER_TARGET (0 = the paper's setting) and
+    optional per-class DCE weights (None = the paper's setting)."""
 
     def __init__(self, lambda_vl: float = DEFAULT_LAMBDA_VL, ignore_index: int = IGNORE_INDEX,
-                 lambda_oe: float = 0.0, temperature: float = 3.0):
+                 lambda_oe: float = 0.0, temperature: float = 3.0, class_weights: Tensor | None = None):
         super().__init__()
         if lambda_vl < 0 or lambda_oe < 0:
             raise ValueError(f"lambda_vl and lambda_oe must be >= 0, got {lambda_vl}, {lambda_oe}")
@@ -91,10 +106,11 @@ class DMLLoss(nn.Module):
         self.lambda_oe = float(lambda_oe)
         self.temperature = float(temperature)
         self.ignore_index = ignore_index
+        self.class_weights = class_weights  # DCE only: VL pulls every pixel to its prototype alike
 
     def forward(self, distances: Tensor, target: Tensor) -> Tensor:
         known, outlier = split_outliers(target, self.ignore_index)
-        loss = dce_loss(distances, known, self.ignore_index)
+        loss = dce_loss(distances, known, self.ignore_index, self.class_weights)
         if self.lambda_vl > 0:
             loss = loss + self.lambda_vl * variance_loss(distances, known, self.ignore_index)
         if self.lambda_oe > 0:

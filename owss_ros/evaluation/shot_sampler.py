@@ -16,35 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from owss_ros.data.class_presence import ClassPresence
 from owss_ros.data.datasets import CityscapesDataset
 from owss_ros.data.image_io import read_label, read_rgb
 from owss_ros.training.transforms import to_tensors
 
 DEFAULT_MIN_SHOT_PIXELS = 100
-
-
-@dataclass(frozen=True)
-class ClassPresence:
-    """Pixel count of every class in every image of a split (labels only are read)."""
-
-    sample_names: tuple[str, ...]
-    pixel_counts: np.ndarray  # (num_images, num_classes) int64
-
-    @classmethod
-    def scan(cls, dataset: CityscapesDataset, progress: bool = False) -> "ClassPresence":
-        num_classes = len(dataset.class_names)
-        counts = np.zeros((len(dataset), num_classes), dtype=np.int64)
-        for index, paths in enumerate(tqdm(dataset.samples, desc="scan classes", unit="img", disable=not progress,
-                                           leave=False)):
-            label = dataset.decode_maps(read_label(paths.label), paths)["label"]
-            counts[index] = np.bincount(label[label < num_classes].ravel(), minlength=num_classes)
-        return cls(tuple(p.name for p in dataset.samples), counts)
-
-    def images_with(self, class_id: int, min_pixels: int = 1) -> np.ndarray:
-        """Indices (ascending) of the images holding at least ``min_pixels`` pixels of ``class_id``."""
-        return np.flatnonzero(self.pixel_counts[:, class_id] >= max(1, min_pixels))
 
 
 def draw_shots(presence: ClassPresence, class_id: int, shots: int, seed: int,

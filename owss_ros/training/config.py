@@ -63,6 +63,9 @@ class ScheduleConfig:
     log_every: int = 10
     loss_stride: int = 1  # loss on every k-th label pixel (embeddings upsampled to that grid); 2 halves step time
     precision: str = "bf16"  # bf16 (CPU autocast; same convergence, ~1.5x faster here) | fp32
+    # beyond the paper: DCE / CE weighted per class by its training-pixel frequency p, 1 / ln(c + p)
+    class_weighting: str = "none"  # none (the paper) | log_inverse
+    class_weighting_c: float = 1.02
 
 
 @dataclass

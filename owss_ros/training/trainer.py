@@ -22,7 +22,8 @@ from owss_ros.core.checkpoint import ModelSpec, build_model, load_model, save_mo
 from owss_ros.core.atomic_file import atomic_write_bytes, atomic_writer
 from owss_ros.core.classes import IGNORE_INDEX
 from owss_ros.core.prototypes import upsample
-from owss_ros.core.losses import DMLLoss, split_outliers, uniform_posterior_loss
+from owss_ros.core.losses import DMLLoss, log_inverse_class_weights, split_outliers, uniform_posterior_loss
+from owss_ros.data.class_presence import ClassPresence
 from owss_ros.evaluation.val_miou import evaluate_miou
 from owss_ros.training.config import TrainConfig, config_to_dict
 from owss_ros.training.data import AugmentedDataset, build_segmentation_dataset, dataset_class_names
@@ -43,6 +44,20 @@ def poly_lr_factor(iteration: int, total: int, power: float, warmup: int) -> flo
     if warmup > 0 and iteration < warmup:
         return (iteration + 1) / warmup
     return (1.0 - min(iteration, total - 1) / total) ** power
+
+
+CLASS_WEIGHT_SCAN_IMAGES = 400  # label images scanned for the class frequencies (evenly spaced)
+
+
+def class_weights_for(dataset, schedule) -> torch.Tensor | None:
+    """The DCE / CE class weights ``schedule.class_weighting`` asks for (None: every pixel alike)."""
+    if schedule.class_weighting == "none":
+        return None
+    if schedule.class_weighting != "log_inverse":
+        raise ValueError(f"unknown schedule.class_weighting {schedule.class_weighting!r}: none | log_inverse")
+    every = max(1, len(dataset) // CLASS_WEIGHT_SCAN_IMAGES)
+    frequencies = ClassPresence.scan(dataset, every=every).pixel_frequencies()
+    return log_inverse_class_weights(frequencies, schedule.class_weighting_c)
 
 
 class Trainer:
@@ -78,8 +93,9 @@ class Trainer:
         s = config.schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: poly_lr_factor(it, s.iterations, s.poly_power, s.warmup_iterations))
-        self.loss_fn = DMLLoss(s.lambda_vl, lambda_oe=s.lambda_oe, temperature=config.model.temperature) \
-            if config.model.kind == "dml" else None
+        self.class_weights = class_weights_for(train_raw, s)
+        self.loss_fn = DMLLoss(s.lambda_vl, lambda_oe=s.lambda_oe, temperature=config.model.temperature,
+                               class_weights=self.class_weights) if config.model.kind == "dml" else None
         self.iteration = 0
         self.history: list[dict] = []
         self.best_miou = -1.0
@@ -126,7 +142,7 @@ class Trainer:
         if self.loss_fn is not None:
             return self.loss_fn(self.core_model.base_distances(out), labels)
         known, outlier = split_outliers(labels)
-        loss = F.cross_entropy(out, known, ignore_index=IGNORE_INDEX)
+        loss = F.cross_entropy(out, known, weight=self.class_weights, ignore_index=IGNORE_INDEX)
         if bool(outlier.any()):
             loss = loss + self.config.schedule.lambda_oe * uniform_posterior_loss(out, outlier)
         return loss
@@ -247,7 +263,8 @@ class Trainer:
             return {}
         save_model(self.out_dir / "model_final.safetensors", self.core_model, self.spec)
         summary = {"iterations": self.iteration, "final_val_miou": final_miou, "best_val_miou": self.best_miou,
-                   "class_names": self.class_names, "world_size": self.ctx.world_size}
+                   "class_names": self.class_names, "world_size": self.ctx.world_size,
+                   "class_weights": None if self.class_weights is None else self.class_weights.tolist()}
         atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
         atomic_write_bytes(self.out_dir / "summary.json", json.dumps(summary, indent=1).encode())
         from owss_ros.training.curves import plot_training_curves

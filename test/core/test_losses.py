@@ -1,7 +1,10 @@
+import math
+
+import pytest
 import torch
 import torch.nn.functional as F
 
-from owss_ros.core.losses import DMLLoss, dce_loss, variance_loss
+from owss_ros.core.losses import DMLLoss, dce_loss, log_inverse_class_weights, variance_loss
 from owss_ros.core.prototypes import one_hot_squared_distances
 
 
@@ -59,3 +62,30 @@ def test_dce_matches_functional_cross_entropy():
     emb, target = make(4)
     d = one_hot_squared_distances(emb, 3.0)
     torch.testing.assert_close(dce_loss(d, target), F.cross_entropy(-d, target, ignore_index=255))
+
+
+def test_class_weighted_dce_is_the_weighted_mean_over_valid_pixels():
+    emb, target = make(5)
+    d = one_hot_squared_distances(emb, 3.0)
+    weights = torch.tensor([1.0, 4.0, 0.5, 2.0])
+    logits = -d.permute(0, 2, 3, 1).reshape(-1, 4)
+    t = target.reshape(-1)
+    valid = t != 255
+    per_pixel = -torch.log_softmax(logits[valid], dim=1)[torch.arange(int(valid.sum())), t[valid]]
+    w = weights[t[valid]]
+    torch.testing.assert_close(dce_loss(d, target, class_weights=weights), (w * per_pixel).sum() / w.sum())
+    # uniform weights are the paper's unweighted mean; VL stays unweighted inside the hybrid loss
+    torch.testing.assert_close(dce_loss(d, target, class_weights=torch.full((4,), 3.0)), dce_loss(d, target))
+    torch.testing.assert_close(DMLLoss(0.1, class_weights=weights)(d, target),
+                               dce_loss(d, target, class_weights=weights) + 0.1 * variance_loss(d, target))
+
+
+def test_log_inverse_weights_favour_rare_classes_within_a_bound():
+    weights = log_inverse_class_weights([0.5, 0.1, 0.001, 0.0])
+    torch.testing.assert_close(weights[0], torch.tensor(1.0 / math.log(1.52)))
+    assert bool((weights[1:] > weights[:-1]).all())  # rarer -> heavier
+    torch.testing.assert_close(weights[3], torch.tensor(1.0 / math.log(1.02)))  # the bound, ~50
+    with pytest.raises(ValueError):
+        log_inverse_class_weights([0.5, -0.1])
+    with pytest.raises(ValueError):
+        log_inverse_class_weights([0.5, 0.5], c=1.0)

@@ -110,3 +110,28 @@ def test_init_weights_continues_from_a_trained_model(tiny_cityscapes, tmp_path):
     bad = tiny_overrides(tiny_cityscapes, tmp_path / "third", 2) + [f"model.init_weights={first}", "model.kind=ce"]
     with pytest.raises(ValueError, match="init_weights"):
         Trainer(load_train_config(None, bad))
+
+
+@pytest.mark.parametrize("kind", ["dml", "ce"])
+def test_class_weighting_uses_the_training_label_frequencies(tiny_cityscapes, tmp_path, kind):
+    import numpy as np
+    from PIL import Image
+
+    from owss_ros.core.losses import log_inverse_class_weights
+    from owss_ros.data.label_maps import CITYSCAPES_NAMES, label_id_to_train_id_lut
+
+    overrides = tiny_overrides(tiny_cityscapes, tmp_path / kind, 2) + [
+        f"model.kind={kind}", "schedule.class_weighting=log_inverse"]
+    summary = Trainer(load_train_config(None, overrides)).fit()
+    lut = np.asarray(label_id_to_train_id_lut())
+    counts = np.zeros(256, np.int64)
+    for path in sorted((tiny_cityscapes / "gtFine" / "train").rglob("*_labelIds.png")):
+        counts += np.bincount(lut[np.asarray(Image.open(path))].ravel(), minlength=256)
+    expected = log_inverse_class_weights(counts[:19] / counts[:19].sum())
+    weights = torch.tensor(summary["class_weights"])
+    torch.testing.assert_close(weights, expected)
+    names = list(CITYSCAPES_NAMES)
+    # the scene is mostly sky and road; the person strip is the rarest drawn class; bicycles never occur
+    assert weights[names.index("sky")] < weights[names.index("person")] < weights[names.index("bicycle")]
+    unweighted = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "plain", 1)))
+    assert unweighted.class_weights is None
