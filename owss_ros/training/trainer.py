@@ -94,6 +94,8 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: poly_lr_factor(it, s.iterations, s.poly_power, s.warmup_iterations))
         self.class_weights = class_weights_for(train_raw, s)
+        if self.class_weights is not None:
+            self.class_weights = self.class_weights.to(self.ctx.device)
         self.loss_fn = DMLLoss(s.lambda_vl, lambda_oe=s.lambda_oe, temperature=config.model.temperature,
                                class_weights=self.class_weights) if config.model.kind == "dml" else None
         self.iteration = 0
