@@ -3,7 +3,7 @@
 Each case starts a best-effort, keep-last-1 subscriber (the node's camera QoS) and a publisher
 of 1920x1080 rgb8 frames (6.2 MB) at 10 Hz as separate processes, in a random isolated ROS
 domain with localhost-only discovery. With Fast DDS's built-in transports the frames are lost
-(measured here: 0 of 16, every run); with config/fastdds_large_images.xml in both processes
+(measured here: 0 of 16 on a quiet machine, 5-6 of 16 beside a busy process); with config/fastdds_large_images.xml in both processes
 they arrive (measured: 16 of 16). The thresholds leave room for a loaded CI machine, where a
 keep-last-1 subscriber may legitimately skip a frame it was too slow to take.
 """
@@ -72,7 +72,9 @@ def test_default_transports_lose_1080p_best_effort_frames(ros_available):
     sent, received, _ = send_1080p(env, env)
     print(f"default transports: sent {sent}, received {received}")
     assert sent == FRAMES
-    assert received <= FRAMES // 4, "Fast DDS now carries large best-effort frames by default"
+    # measured 0 of 16 on a quiet machine, 5-6 of 16 beside a busy process (timing decides which fragments
+    # survive); the profile test below demands >= 3/4, so the contrast is the point
+    assert received < FRAMES * 3 // 4, "Fast DDS now carries large best-effort frames by default"
 
 
 def test_large_image_profile_delivers_1080p_best_effort_frames(ros_available):
