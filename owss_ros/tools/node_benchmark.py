@@ -440,7 +440,8 @@ def run_teach_phase(client, sender: FrameSender, arrivals: OutputArrivals, node_
     during = missed_in_window(stamps, arrivals, start_ns, end_ns)
     before = missed_in_window(stamps, arrivals, start_ns - (end_ns - start_ns) - int(0.2e9), start_ns - int(0.2e9))
     return {"shots": len(shots), "success": bool(response.success), "message": response.message,
-            "add_class_ms": call_ms, "new_client_refusal_ms": first_call_ms, "frames_sent_during": during[0], "frames_missed_during": during[1],
+            "add_class_ms": call_ms, "new_client_refusal_ms": first_call_ms,
+            "frames_sent_during": during[0], "frames_missed_during": during[1],
             "frames_sent_before": before[0], "frames_missed_before": before[1],
             "extra_missed": during[1] - before[1]}
 

@@ -49,15 +49,16 @@ def poly_lr_factor(iteration: int, total: int, power: float, warmup: int) -> flo
 CLASS_WEIGHT_SCAN_IMAGES = 400  # label images scanned for the class frequencies (evenly spaced)
 
 
-def class_weights_for(dataset, schedule) -> torch.Tensor | None:
-    """The DCE / CE class weights ``schedule.class_weighting`` asks for (None: every pixel alike)."""
+def class_weights_for(dataset, schedule, device: torch.device) -> torch.Tensor | None:
+    """The DCE / CE class weights ``schedule.class_weighting`` asks for, on ``device`` (None: every
+    pixel alike)."""
     if schedule.class_weighting == "none":
         return None
     if schedule.class_weighting != "log_inverse":
         raise ValueError(f"unknown schedule.class_weighting {schedule.class_weighting!r}: none | log_inverse")
     every = max(1, len(dataset) // CLASS_WEIGHT_SCAN_IMAGES)
     frequencies = ClassPresence.scan(dataset, every=every).pixel_frequencies()
-    return log_inverse_class_weights(frequencies, schedule.class_weighting_c)
+    return log_inverse_class_weights(frequencies, schedule.class_weighting_c).to(device)
 
 
 class Trainer:
@@ -93,9 +94,7 @@ class Trainer:
         s = config.schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: poly_lr_factor(it, s.iterations, s.poly_power, s.warmup_iterations))
-        self.class_weights = class_weights_for(train_raw, s)
-        if self.class_weights is not None:
-            self.class_weights = self.class_weights.to(self.ctx.device)
+        self.class_weights = class_weights_for(train_raw, s, self.ctx.device)
         self.loss_fn = DMLLoss(s.lambda_vl, lambda_oe=s.lambda_oe, temperature=config.model.temperature,
                                class_weights=self.class_weights) if config.model.kind == "dml" else None
         self.iteration = 0
