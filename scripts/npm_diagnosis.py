@@ -44,6 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--shots", type=int, default=5)
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--images", type=int, default=60)
+    parser.add_argument("--guard-quantiles", type=float, nargs="*", default=[],
+                        help="extra guard quantiles to compare with the sample's own (e.g. 0.005 0.02)")
     parser.add_argument("--kmeans", type=int, nargs="*", default=[3, 6])
     return parser.parse_args(argv)
 
@@ -60,7 +62,7 @@ def kmeans(points: torch.Tensor, k: int, iterations: int = 20, seed: int = 0) ->
     return centres, torch.cdist(points, centres).argmin(1)
 
 
-def variants(model, shots, guard: KnownPixelSample | None, ks) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def variants(model, shots, guard: KnownPixelSample | None, ks, guard_quantiles=()) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{name: ((P, C) prototypes, (P,) radii)} for one draw."""
     with torch.no_grad():
         embeddings = model(shots.images)
@@ -70,6 +72,9 @@ def variants(model, shots, guard: KnownPixelSample | None, ks) -> dict[str, tupl
     out = {"NPM, radius capped by the guard": ([prototype], [min(spread, bound)]),
            "NPM, shots' radius only": ([prototype], [spread]),
            "NPM, no radius (nearest only)": ([prototype], [float("inf")])}
+    if guard is not None:
+        for q in guard_quantiles:
+            out[f"NPM, guard at {100 * q:g}%"] = ([prototype], [min(spread, guard.distance_quantile(prototype, q))])
     pixels = upsample(embeddings, tuple(shots.masks.shape[-2:])).permute(0, 2, 3, 1)[shots.masks].float()
     pixels = pixels[torch.randperm(len(pixels), generator=torch.Generator().manual_seed(0))[:20000]]
     for k in ks:
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
     counts: dict[str, np.ndarray] = {}
     for seed in range(args.draws):
         shots = load_shots(train, taught, draw_shots(presence, taught, args.shots, seed))
-        taught_variants = variants(model, shots, guard, args.kmeans)
+        taught_variants = variants(model, shots, guard, args.kmeans, args.guard_quantiles)
         for index in range(len(val)):
             image, label = val[index]
             with torch.no_grad():

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 
@@ -51,6 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--known-pixels", metavar="SAFETENSORS",
                    help="NPM guard: cap each class's lambda_novel by this known-pixel sample of the base model "
                         "(owss_ros sample-known-pixels on a calibration split)")
+    p.add_argument("--guard-quantile", type=float, metavar="Q",
+                   help="with --known-pixels: the share of the sample a class may take (default: the sample's "
+                        "own, set by sample-known-pixels)")
     p.add_argument("--max-val-images", type=int, default=0, help="evaluate on the first N val images (0 = all)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--out", default="runs/few_shot", help="output folder (few_shot_results.json, table.md)")
@@ -90,6 +94,11 @@ def run(args) -> int:
         from owss_ros.core.novel_guard import KnownPixelSample
 
         known_pixels = KnownPixelSample.load(args.known_pixels, expected_fingerprint=base.fingerprint)
+        if args.guard_quantile is not None:
+            known_pixels = dataclasses.replace(known_pixels, guard_quantile=args.guard_quantile)
+    elif args.guard_quantile is not None:
+        print("few-shot: --guard-quantile needs --known-pixels", file=sys.stderr)
+        return 2
     teaching = TeachingOptions(plm_steps=args.plm_steps, plm_lr=args.plm_lr, ft_steps=args.ft_steps,
                                ft_lr=args.ft_lr, lambda_vl=args.lambda_vl, lambda_novel=lambda_novel,
                                novel_quantile=args.novel_quantile, known_pixels=known_pixels,
