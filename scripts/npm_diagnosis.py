@@ -62,7 +62,8 @@ def kmeans(points: torch.Tensor, k: int, iterations: int = 20, seed: int = 0) ->
     return centres, torch.cdist(points, centres).argmin(1)
 
 
-def variants(model, shots, guard: KnownPixelSample | None, ks, guard_quantiles=()) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def variants(model, shots, guard: KnownPixelSample | None, ks,
+             guard_quantiles=()) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{name: ((P, C) prototypes, (P,) radii)} for one draw."""
     with torch.no_grad():
         embeddings = model(shots.images)

@@ -76,6 +76,9 @@ def run(args) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    if args.guard_quantile is not None and not args.known_pixels:  # refused before any network is loaded
+        print("few-shot: --guard-quantile needs --known-pixels", file=sys.stderr)
+        return 2
     lambda_novel = args.lambda_novel
     if args.calibration_file:
         if lambda_novel is not None:
@@ -96,9 +99,6 @@ def run(args) -> int:
         known_pixels = KnownPixelSample.load(args.known_pixels, expected_fingerprint=base.fingerprint)
         if args.guard_quantile is not None:
             known_pixels = dataclasses.replace(known_pixels, guard_quantile=args.guard_quantile)
-    elif args.guard_quantile is not None:
-        print("few-shot: --guard-quantile needs --known-pixels", file=sys.stderr)
-        return 2
     teaching = TeachingOptions(plm_steps=args.plm_steps, plm_lr=args.plm_lr, ft_steps=args.ft_steps,
                                ft_lr=args.ft_lr, lambda_vl=args.lambda_vl, lambda_novel=lambda_novel,
                                novel_quantile=args.novel_quantile, known_pixels=known_pixels,

@@ -175,7 +175,7 @@ def test_npm_guard_caps_every_class_threshold_by_its_known_pixel_bound(tmp_path,
     bound = sample.distance_quantile(prototype)
     assert lam_guarded == pytest.approx(min(lam_plain, bound), rel=1e-5)
     assert sample.share_within(prototype, lam_guarded) <= 0.01 + 1e-9
-    # --guard-quantile overrides the sample's own budget: a larger share gives a radius at least as large
+    # --guard-quantile overrides the sample's own budget: the radius is min(shot rule, the 20% bound)
     assert main(common + ["--known-pixels", str(sample_path), "--guard-quantile", "0.2",
                           "--out", str(tmp_path / "loose")]) == 0
     loose = json.loads((tmp_path / "loose" / "few_shot_results.json").read_text())
