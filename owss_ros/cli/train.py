@@ -19,6 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--stop-at", type=int, default=None, metavar="N",
                    help="pause at iteration N with a checkpoint (the schedule still spans schedule.iterations; "
                         "--resume continues); for comparisons at equal budget and for splitting long jobs")
+    p.add_argument("--minutes", type=float, default=None, metavar="M",
+                   help="pause after M minutes of training wall time (counted across --resume) with a last "
+                        "evaluation, history.json and model_last.safetensors: comparisons at equal CPU time")
     p.set_defaults(func=run)
 
 
@@ -31,7 +34,10 @@ def run(args) -> int:
     trainer = Trainer(config)
     if args.resume and trainer.resume() and trainer.ctx.is_main:
         print(f"resumed from {config.output_dir} at iteration {trainer.iteration}")
-    summary = trainer.fit(stop_at=args.stop_at)
+    if args.minutes is not None and args.minutes <= 0:
+        raise SystemExit(f"--minutes must be positive, got {args.minutes}")
+    stop_after_s = None if args.minutes is None else 60.0 * args.minutes
+    summary = trainer.fit(stop_at=args.stop_at, stop_after_s=stop_after_s)
     shutdown_distributed(trainer.ctx)
     if trainer.ctx.is_main:
         print(json.dumps(summary, indent=1))

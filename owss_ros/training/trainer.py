@@ -191,8 +191,13 @@ class Trainer:
         return DataLoader(self.train_set, batch_size=s.batch_size, sampler=indices, drop_last=True,
                           num_workers=self.config.data.workers, persistent_workers=False, generator=generator)
 
-    def fit(self, stop_at: int | None = None) -> dict:
-        """Train to ``schedule.iterations`` (or pause at ``stop_at``; resume() continues)."""
+    def fit(self, stop_at: int | None = None, stop_after_s: float | None = None) -> dict:
+        """Train to ``schedule.iterations`` (or pause at ``stop_at``; resume() continues).
+
+        ``stop_after_s`` pauses once the run's training wall time (counted across resumes) reaches
+        it, after a last evaluation, writing ``history.json`` and ``model_last.safetensors``: runs
+        compared at equal CPU time end at the same minute, whatever their step cost.
+        """
         s = self.config.schedule
         target = s.iterations if stop_at is None else min(stop_at, s.iterations)
         steps_per_epoch = max(1, len(self.train_set) // (s.batch_size * self.ctx.world_size))
@@ -201,19 +206,40 @@ class Trainer:
         self.model.train()
         elapsed = [h["wall_s"] for h in self.history if "wall_s" in h]  # a resumed run keeps counting
         self._start_wall = time.time() - (elapsed[-1] if elapsed else 0.0)
-        while self.iteration < target:
+        while self.iteration < target and not self._out_of_time(stop_after_s):
             epoch, done_in_epoch = divmod(self.iteration, steps_per_epoch)
             tick = time.perf_counter()
             for images, labels in self._loader(epoch, done_in_epoch):
                 self._step(images.to(self.ctx.device), labels.to(self.ctx.device), tick, bar)
                 tick = time.perf_counter()
-                if self.iteration >= target:
+                if self.iteration >= target or self._out_of_time(stop_after_s):
                     break
         bar.close()
+        if self.iteration < target:
+            return self._stop_on_time_budget()
         if target < s.iterations:
             self.save_checkpoint()
             return {"iterations": self.iteration, "paused": True}
         return self.finish()
+
+    def _out_of_time(self, stop_after_s: float | None) -> bool:
+        if stop_after_s is None:
+            return False
+        over = torch.tensor(float(time.time() - self._start_wall >= stop_after_s))
+        return bool(sum_across_processes(over, self.ctx) > 0)  # every rank stops at the same step
+
+    def _stop_on_time_budget(self) -> dict:
+        miou = self.evaluate()
+        self.save_checkpoint()
+        if not self.ctx.is_main:
+            return {}
+        save_model(self.out_dir / "model_last.safetensors", self.core_model, self.spec)
+        self._write_history()
+        return {"iterations": self.iteration, "paused": True, "val_miou": miou,
+                "wall_s": time.time() - self._start_wall}
+
+    def _write_history(self) -> None:
+        atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
 
     def _step(self, images, labels, tick, bar) -> None:
         s = self.config.schedule
@@ -266,7 +292,7 @@ class Trainer:
         summary = {"iterations": self.iteration, "final_val_miou": final_miou, "best_val_miou": self.best_miou,
                    "class_names": self.class_names, "world_size": self.ctx.world_size,
                    "class_weights": None if self.class_weights is None else self.class_weights.tolist()}
-        atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
+        self._write_history()
         atomic_write_bytes(self.out_dir / "summary.json", json.dumps(summary, indent=1).encode())
         from owss_ros.training.curves import plot_training_curves
 

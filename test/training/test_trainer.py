@@ -135,3 +135,26 @@ def test_class_weighting_uses_the_training_label_frequencies(tiny_cityscapes, tm
     assert weights[names.index("sky")] < weights[names.index("person")] < weights[names.index("bicycle")]
     unweighted = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "plain", 1)))
     assert unweighted.class_weights is None
+
+
+def test_a_time_budget_stops_with_an_evaluation_history_and_the_last_weights(tiny_cityscapes, tmp_path):
+    out = tmp_path / "run"
+    overrides = tiny_overrides(tiny_cityscapes, out, 6) + ["schedule.eval_every=0"]
+    first = Trainer(load_train_config(None, overrides))
+    first.fit(stop_at=2)
+    spent_s = [h["wall_s"] for h in first.history if "wall_s" in h][-1]
+    resumed = Trainer(load_train_config(None, overrides))
+    assert resumed.resume()
+    summary = resumed.fit(stop_after_s=spent_s)  # the budget counts across resumes: already spent
+    assert summary["paused"] and summary["iterations"] == 2 and 0.0 <= summary["val_miou"] <= 1.0
+    history = json.loads((out / "history.json").read_text())
+    assert history[-1]["iteration"] == 2 and "val_miou" in history[-1] and "wall_s" in history[-1]
+    last = load_file(str(out / "model_last.safetensors"))
+    checkpoint = torch.load(out / "checkpoint_last.pt", weights_only=True)["model"]
+    for key in last:
+        torch.testing.assert_close(last[key], checkpoint[key], rtol=0, atol=0, msg=key)
+    assert not (out / "model_final.safetensors").exists()
+    finished = Trainer(load_train_config(None, overrides))
+    assert finished.resume()
+    assert finished.fit(stop_after_s=3600.0)["iterations"] == 6  # a generous budget runs the schedule out
+    assert (out / "model_final.safetensors").is_file()
