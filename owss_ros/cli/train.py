@@ -30,16 +30,21 @@ def run(args) -> int:
     from owss_ros.training.distributed import shutdown_distributed
     from owss_ros.training.trainer import Trainer
 
+    if args.minutes is not None and args.minutes <= 0:
+        raise SystemExit(f"--minutes must be positive, got {args.minutes}")
     config = load_train_config(args.config, args.overrides)
     trainer = Trainer(config)
     if args.resume and trainer.resume() and trainer.ctx.is_main:
         print(f"resumed from {config.output_dir} at iteration {trainer.iteration}")
-    if args.minutes is not None and args.minutes <= 0:
-        raise SystemExit(f"--minutes must be positive, got {args.minutes}")
     stop_after_s = None if args.minutes is None else 60.0 * args.minutes
     summary = trainer.fit(stop_at=args.stop_at, stop_after_s=stop_after_s)
     shutdown_distributed(trainer.ctx)
     if trainer.ctx.is_main:
         print(json.dumps(summary, indent=1))
-        print(f"outputs in {config.output_dir}: model_final.safetensors, training_curves.png, history.json")
+        if "val_miou" in summary:  # stopped by --minutes
+            print(f"outputs in {config.output_dir}: model_last.safetensors, history.json, checkpoint_last.pt")
+        elif summary.get("paused"):
+            print(f"paused in {config.output_dir}: checkpoint_last.pt (--resume continues)")
+        else:
+            print(f"outputs in {config.output_dir}: model_final.safetensors, training_curves.png, history.json")
     return 0

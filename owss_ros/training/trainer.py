@@ -225,7 +225,7 @@ class Trainer:
     def _out_of_time(self, stop_after_s: float | None) -> bool:
         if stop_after_s is None:
             return False
-        over = torch.tensor(float(time.time() - self._start_wall >= stop_after_s))
+        over = torch.tensor(float(time.time() - self._start_wall >= stop_after_s), device=self.ctx.device)
         return bool(sum_across_processes(over, self.ctx) > 0)  # every rank stops at the same step
 
     def _stop_on_time_budget(self) -> dict:

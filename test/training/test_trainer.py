@@ -158,3 +158,17 @@ def test_a_time_budget_stops_with_an_evaluation_history_and_the_last_weights(tin
     assert finished.resume()
     assert finished.fit(stop_after_s=3600.0)["iterations"] == 6  # a generous budget runs the schedule out
     assert (out / "model_final.safetensors").is_file()
+
+
+def test_train_cli_minutes_stops_after_the_budget_and_refuses_a_non_positive_one(tiny_cityscapes, tmp_path, capsys):
+    from owss_ros.cli.main import main
+
+    out = tmp_path / "run"
+    sets = [arg for override in tiny_overrides(tiny_cityscapes, out, 50) for arg in ("--set", override)]
+    with pytest.raises(SystemExit, match="--minutes must be positive"):
+        main(["train", *sets, "--minutes", "0"])
+    assert not out.exists()  # refused before any data was read or folder made
+    assert main(["train", *sets, "--minutes", "0.0001"]) == 0  # 6 ms: over after the first step
+    assert "model_last.safetensors" in capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    assert [h["iteration"] for h in history if "loss" in h] == [1] and "val_miou" in history[-1]
