@@ -41,7 +41,7 @@ def run(args) -> int:
     shutdown_distributed(trainer.ctx)
     if trainer.ctx.is_main:
         print(json.dumps(summary, indent=1))
-        if "val_miou" in summary:  # stopped by --minutes
+        if summary.get("stopped_on_time"):
             print(f"outputs in {config.output_dir}: model_last.safetensors, history.json, checkpoint_last.pt")
         elif summary.get("paused"):
             print(f"paused in {config.output_dir}: checkpoint_last.pt (--resume continues)")

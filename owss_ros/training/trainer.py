@@ -229,17 +229,21 @@ class Trainer:
         return bool(sum_across_processes(over, self.ctx) > 0)  # every rank stops at the same step
 
     def _stop_on_time_budget(self) -> dict:
-        miou = self.evaluate()
-        self.save_checkpoint()
+        miou = self._save_outputs("model_last.safetensors")
         if not self.ctx.is_main:
             return {}
-        save_model(self.out_dir / "model_last.safetensors", self.core_model, self.spec)
-        self._write_history()
-        return {"iterations": self.iteration, "paused": True, "val_miou": miou,
+        return {"iterations": self.iteration, "paused": True, "stopped_on_time": True, "val_miou": miou,
                 "wall_s": time.time() - self._start_wall}
 
-    def _write_history(self) -> None:
-        atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
+    def _save_outputs(self, model_name: str) -> float | None:
+        """A last evaluation, the checkpoint, and (main process) the weights as ``model_name`` and
+        ``history.json``; returns the evaluation's mIoU."""
+        miou = self.evaluate()
+        self.save_checkpoint()
+        if self.ctx.is_main:
+            save_model(self.out_dir / model_name, self.core_model, self.spec)
+            atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
+        return miou
 
     def _step(self, images, labels, tick, bar) -> None:
         s = self.config.schedule
@@ -284,15 +288,12 @@ class Trainer:
         return metrics.miou
 
     def finish(self) -> dict:
-        final_miou = self.evaluate()
-        self.save_checkpoint()
+        final_miou = self._save_outputs("model_final.safetensors")
         if not self.ctx.is_main:
             return {}
-        save_model(self.out_dir / "model_final.safetensors", self.core_model, self.spec)
         summary = {"iterations": self.iteration, "final_val_miou": final_miou, "best_val_miou": self.best_miou,
                    "class_names": self.class_names, "world_size": self.ctx.world_size,
                    "class_weights": None if self.class_weights is None else self.class_weights.tolist()}
-        self._write_history()
         atomic_write_bytes(self.out_dir / "summary.json", json.dumps(summary, indent=1).encode())
         from owss_ros.training.curves import plot_training_curves
 
