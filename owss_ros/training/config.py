@@ -40,6 +40,7 @@ class AugmentConfig:
     gamma: float = 0.0  # log-uniform gamma in [exp(-g), exp(g)]
     blur: float = 0.0  # probability of a Gaussian blur (sigma 0.3-1.5 px)
     noise: float = 0.0  # max std of additive Gaussian pixel noise, in grey levels
+    class_centred_crop: float = 0.0  # probability that a crop holds a pixel of a class drawn uniformly from the image's
     # outlier exposure (beyond the paper): procedural objects pasted into crops, see training/outlier_exposure.py
     outlier_probability: float = 0.0  # 0 = the paper's setting (no extra data)
     outlier_max_objects: int = 2
@@ -66,6 +67,9 @@ class ScheduleConfig:
     # beyond the paper: DCE / CE weighted per class by its training-pixel frequency p, 1 / ln(c + p)
     class_weighting: str = "none"  # none (the paper) | log_inverse
     class_weighting_c: float = 1.02
+    # an exponential moving average of the weights (and BN statistics), evaluated beside the raw
+    # weights and saved as model_*_ema.safetensors; 0 = off. 0.999 averages over ~1000 steps.
+    ema_decay: float = 0.0
 
 
 @dataclass

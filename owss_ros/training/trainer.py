@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
@@ -74,7 +75,8 @@ class Trainer:
         aug = config.augment
         self.train_set = AugmentedDataset(
             train_raw, TrainTransform(aug.crop, aug.scale, aug.hflip, aug.color_jitter, aug.hue, aug.gamma,
-                                      aug.blur, aug.noise, _outlier_config(aug)), config.seed)
+                                      aug.blur, aug.noise, _outlier_config(aug), aug.class_centred_crop),
+            config.seed)
         self.val_set = None
         if config.data.val_split:
             self.val_set = AugmentedDataset(
@@ -92,6 +94,7 @@ class Trainer:
                 self.model, device_ids=[self.ctx.local_rank] if self.ctx.device.type == "cuda" else None)
         self.optimizer = self._make_optimizer()
         s = config.schedule
+        self.ema = self._make_ema(s.ema_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: poly_lr_factor(it, s.iterations, s.poly_power, s.warmup_iterations))
         self.class_weights = class_weights_for(train_raw, s, self.ctx.device)
@@ -114,6 +117,15 @@ class Trainer:
     @property
     def core_model(self):
         return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+
+    def _make_ema(self, decay: float) -> AveragedModel | None:
+        """Polyak-style weight averaging (torch's AveragedModel, BN buffers averaged too, as
+        torchvision's reference recipes do); None when ``decay`` is 0."""
+        if decay == 0.0:
+            return None
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"schedule.ema_decay must be 0 (off) or in (0, 1), got {decay}")
+        return AveragedModel(self.core_model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
     def _make_optimizer(self):
         s = self.config.schedule
@@ -159,6 +171,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "config_json": json.dumps(config_to_dict(self.config)),
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
         with atomic_writer(self.out_dir / CHECKPOINT_NAME) as f:
             torch.save(state, f)
 
@@ -169,6 +183,10 @@ class Trainer:
         state = torch.load(path, map_location=self.ctx.device, weights_only=True)
         self.core_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            if "ema" not in state:
+                raise ValueError(f"{path} has no weight average: it was written with ema_decay 0; resume without it")
+            self.ema.load_state_dict(state["ema"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.iteration = int(state["iteration"])
         self.best_miou = float(state["best_miou"])
@@ -242,6 +260,9 @@ class Trainer:
         self.save_checkpoint()
         if self.ctx.is_main:
             save_model(self.out_dir / model_name, self.core_model, self.spec)
+            if self.ema is not None:
+                save_model(self.out_dir / model_name.replace(".safetensors", "_ema.safetensors"), self.ema.module,
+                           self.spec)
             atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
         return miou
 
@@ -252,6 +273,8 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.core_model)
         self.iteration += 1
         loss_value = float(sum_across_processes(loss.detach().clone(), self.ctx)) / self.ctx.world_size
         if not math.isfinite(loss_value):
@@ -277,6 +300,11 @@ class Trainer:
         metrics = evaluate_miou(self.core_model, self.val_set, len(self.class_names), self.ctx.device,
                                 self.config.data.max_val_images)
         entry = {"iteration": self.iteration, "val_miou": metrics.miou, "val_pixel_accuracy": metrics.pixel_accuracy}
+        if self.ema is not None:
+            averaged = evaluate_miou(self.ema.module, self.val_set, len(self.class_names), self.ctx.device,
+                                     self.config.data.max_val_images)
+            entry["val_miou_ema"] = averaged.miou
+            tqdm.write(f"[iter {self.iteration}] weight average: val mIoU {100 * averaged.miou:.1f}")
         if self._start_wall is not None:  # minutes of training so far: curves at equal CPU time
             entry["wall_s"] = time.time() - self._start_wall
         self.history.append(entry)

@@ -52,8 +52,9 @@ class TrainTransform:
     """
 
     def __init__(self, crop_hw, scale_range=(0.75, 1.5), hflip=True, color_jitter=0.2,
-                 hue=0.0, gamma=0.0, blur=0.0, noise=0.0, outliers=None):
+                 hue=0.0, gamma=0.0, blur=0.0, noise=0.0, outliers=None, class_centred_crop=0.0):
         self.crop_h, self.crop_w = int(crop_hw[0]), int(crop_hw[1])
+        self.class_centred_crop = float(class_centred_crop)
         self.scale_range = tuple(scale_range)
         self.hflip = hflip
         self.color_jitter = float(color_jitter)
@@ -97,10 +98,29 @@ class TrainTransform:
             image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)))
             label = np.pad(label, ((0, pad_h), (0, pad_w)), constant_values=IGNORE_INDEX)
             h, w = label.shape
-        top = int(rng.integers(0, h - self.crop_h + 1))
-        left = int(rng.integers(0, w - self.crop_w + 1))
+        top, left = self._crop_corner(label, rng)
         return (image[top:top + self.crop_h, left:left + self.crop_w],
                 label[top:top + self.crop_h, left:left + self.crop_w])
+
+    def _crop_corner(self, label, rng):
+        """Top-left corner of the crop: uniform, or (with probability ``class_centred_crop``) a
+        placement holding a random pixel of a class drawn uniformly from those in the image.
+
+        Class-uniform sampling (as in Zhu et al., CVPR 2019, for Cityscapes): a bicycle of 0.03% of
+        the pixels is then in a crop as often as any class the image holds, with no loss weighting
+        (which this trainer also has, and which cost the frequent classes here)."""
+        h, w = label.shape
+        if self.class_centred_crop > 0 and rng.random() < self.class_centred_crop:
+            present = np.unique(label)
+            present = present[present != IGNORE_INDEX]
+            if present.size:
+                rows, cols = np.nonzero(label == rng.choice(present))
+                pick = int(rng.integers(0, rows.size))
+                row, col = int(rows[pick]), int(cols[pick])
+                top = int(rng.integers(max(0, row - self.crop_h + 1), min(row, h - self.crop_h) + 1))
+                left = int(rng.integers(max(0, col - self.crop_w + 1), min(col, w - self.crop_w) + 1))
+                return top, left
+        return int(rng.integers(0, h - self.crop_h + 1)), int(rng.integers(0, w - self.crop_w + 1))
 
     def _jitter(self, image, rng):
         a = self.color_jitter

@@ -172,3 +172,41 @@ def test_train_cli_minutes_stops_after_the_budget_and_refuses_a_non_positive_one
     assert "model_last.safetensors" in capsys.readouterr().out
     history = json.loads((out / "history.json").read_text())
     assert [h["iteration"] for h in history if "loss" in h] == [1] and "val_miou" in history[-1]
+
+
+def test_weight_average_is_evaluated_saved_and_resumed(tiny_cityscapes, tmp_path):
+    """ema_decay > 0: the average is an EMA of the raw weights (decay d: a = d a + (1 - d) w after the
+    first step's copy), evaluated beside them, saved as *_ema, and carried through --resume."""
+    ema = ["schedule.ema_decay=0.5", "schedule.eval_every=2"]
+    straight = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "a", 4) + ema))
+    tracked = []  # raw weights after each step, to recompute the average by hand
+    step = straight._step
+
+    def recording_step(*args):
+        step(*args)
+        tracked.append({k: v.detach().clone() for k, v in straight.core_model.state_dict().items()})
+    straight._step = recording_step
+    straight.fit()
+    expected = {k: v.float() for k, v in tracked[0].items()}
+    for weights in tracked[1:]:
+        expected = {k: 0.5 * expected[k] + 0.5 * weights[k].float() for k in expected}
+    averaged = load_file(str(tmp_path / "a" / "model_final_ema.safetensors"))
+    raw = load_file(str(tmp_path / "a" / "model_final.safetensors"))
+    name = next(k for k in raw if k.endswith("weight") and raw[k].dim() == 4)
+    assert not torch.allclose(averaged[name], raw[name])  # four steps apart, the average lags
+    for key in averaged:
+        if averaged[key].is_floating_point():
+            torch.testing.assert_close(averaged[key], expected[key], rtol=1e-5, atol=1e-6, msg=key)
+    history = json.loads((tmp_path / "a" / "history.json").read_text())
+    assert [h["iteration"] for h in history if "val_miou_ema" in h] == [2, 4]
+
+    first = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "b", 4) + ema))
+    first.fit(stop_at=2)
+    resumed = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "b", 4) + ema))
+    assert resumed.resume()
+    resumed.fit()
+    again = load_file(str(tmp_path / "b" / "model_final_ema.safetensors"))
+    for key in averaged:
+        torch.testing.assert_close(again[key], averaged[key], rtol=0, atol=1e-6, msg=key)
+    with pytest.raises(ValueError, match="ema_decay"):
+        Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "c", 4) + ["schedule.ema_decay=1.0"]))

@@ -80,3 +80,33 @@ def test_camera_effects_are_deterministic_per_seed_and_leave_labels_alone():
     assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert torch.equal(y1, y0)  # photometric only: the crop and the labels are unchanged
     assert not torch.allclose(x1, x0)
+
+
+def _corner_object_scene():
+    """A 100x200 scene of class 0 with a 2x2 class-18 object in the far corner, and an ignore band."""
+    label = np.zeros((100, 200), np.int64)
+    label[90:92, 195:197] = 18
+    label[:5] = 255
+    return np.zeros((100, 200, 3), np.uint8), label
+
+
+def test_class_centred_crops_hold_a_rare_class_as_often_as_the_classes_present_say():
+    image, label = _corner_object_scene()
+    centred = TrainTransform((32, 64), (1.0, 1.0), hflip=False, color_jitter=0.0, class_centred_crop=1.0)
+    uniform = TrainTransform((32, 64), (1.0, 1.0), hflip=False, color_jitter=0.0)
+    rng = np.random.default_rng(0)
+    crops = [centred(image, label, rng)[1] for _ in range(400)]
+    with_object = np.mean([(y == 18).any().item() for y in crops])
+    assert 0.4 < with_object < 0.6  # two classes present (ignore is not a class): each drawn half the time
+    assert all(tuple(y.shape) == (32, 64) for y in crops)
+    uniform_share = np.mean([(uniform(image, label, rng)[1] == 18).any().item() for _ in range(400)])
+    assert uniform_share < 0.05  # a random crop rarely reaches the corner
+
+
+def test_class_centred_crop_off_by_default_and_deterministic_per_seed():
+    image, label = _corner_object_scene()
+    assert TrainTransform((32, 64)).class_centred_crop == 0.0
+    t = TrainTransform((32, 64), (0.8, 1.2), color_jitter=0.0, class_centred_crop=0.5)
+    a = [t(image, label, np.random.default_rng(seed))[1] for seed in range(5)]
+    b = [t(image, label, np.random.default_rng(seed))[1] for seed in range(5)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
