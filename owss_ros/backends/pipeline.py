@@ -12,7 +12,7 @@ accepts uint8 only as a network input/output type and not on the ArgMin -> Cast 
 embedding (1, C, h, w) float32 at feature resolution (fetched only when a class is taught).
 (H', W') is the output resolution: the frame size with ``score_resolution="input"`` and with
 ``"half_scores"`` (labels at the frame size, anomaly and taught classes formed at 1/2 and resized in
-the graph), 1/2 or 1/4 of it with ``"half"`` / ``"quarter"``, the feature size (1/8) with
+the graph), 1/2 or 1/4 of it with ``"half"`` / ``"quarter"``, the feature size (1/8; 1/4 for ``fast_scnn_s4``) with
 ``"feature"`` (cheaper; callers resize the maps: labels nearest, scores bilinear). Scoring never
 forms a 19- or K-channel distance or softmax tensor at that resolution (the core's closed forms,
 :func:`open_world_maps`).

@@ -4,7 +4,7 @@ Both wrap the same segmentation network (an ``encoder`` and a ``head``; see
 :mod:`owss_ros.core.model`). DMLNet reads the head's C = N outputs as an embedding f(X) and
 classifies by squared Euclidean distance to fixed prototypes T * e_t (Eq. 2, 5); the twin
 reads them as logits of a learnable classifier (the MSP / MaxLogit / Energy baselines).
-Outputs stay at feature resolution (1/8); callers upsample embeddings bilinearly.
+Outputs stay at feature resolution (1/8, or 1/4 with a refiner); callers upsample embeddings bilinearly.
 """
 
 from __future__ import annotations
@@ -31,8 +31,14 @@ class _WrappedSegmentationNet(nn.Module):
     def head(self) -> nn.Module:
         return self.net.head
 
+    @property
+    def refiner(self) -> nn.Module | None:
+        """The stride-4 refiner of the base head's outputs, if the net has one."""
+        return getattr(self.net, "refiner", None)
+
     def forward(self, image: Tensor) -> Tensor:
-        """Normalised (B, 3, H, W) image -> (B, N, H/8, W/8) outputs at feature resolution."""
+        """Normalised (B, 3, H, W) image -> (B, N, H/s, W/s) outputs at feature resolution (stride 8, or 4
+        with a refiner)."""
         return self.net(image)
 
 

@@ -43,10 +43,12 @@ def pseudo_labels(base_labels: Tensor, branch_masks: Sequence[Tensor], annotatio
 class PLMSegmenter(nn.Module):
     """Encoder + base head + branch heads, labelled by Algorithm 1 at inference."""
 
-    def __init__(self, encoder: nn.Module, base_head: nn.Module, num_base: int, temperature: float):
+    def __init__(self, encoder: nn.Module, base_head: nn.Module, num_base: int, temperature: float,
+                 refiner: nn.Module | None = None):
         super().__init__()
         self.encoder = encoder
         self.base_head = base_head
+        self.refiner = refiner  # the base net's stride-4 refiner (base head only; branch heads stay at stride 8)
         self.branch_heads = nn.ModuleList()
         self.num_base = num_base
         self.temperature = float(temperature)
@@ -56,10 +58,11 @@ class PLMSegmenter(nn.Module):
         return self.num_base + len(self.branch_heads)
 
     def labels_from_features(self, features: Tensor, size: tuple[int, int] | None = None,
-                             num_heads: int | None = None) -> Tensor:
-        """Algorithm 1 inference using the base head and the first ``num_heads`` branches."""
+                             num_heads: int | None = None, image: Tensor | None = None) -> Tensor:
+        """Algorithm 1 inference using the base head and the first ``num_heads`` branches
+        (``image``: the encoder's input, needed when the base has a refiner)."""
         heads = list(self.branch_heads)[: len(self.branch_heads) if num_heads is None else num_heads]
-        labels = self._argmin(self.base_head(features), size)
+        labels = self._argmin(self._base_outputs(features, image), size)
         for t, head in enumerate(heads):
             newest = self.num_base + t
             labels = torch.where(self._argmin(head(features), size) == newest,
@@ -67,7 +70,15 @@ class PLMSegmenter(nn.Module):
         return labels
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.labels_from_features(self.encoder(image), tuple(image.shape[-2:]))
+        return self.labels_from_features(self.encoder(image), tuple(image.shape[-2:]), image=image)
+
+    def _base_outputs(self, features: Tensor, image: Tensor | None) -> Tensor:
+        outputs = self.base_head(features)
+        if self.refiner is None:
+            return outputs
+        if image is None:
+            raise ValueError("this base net refines its head's outputs from the image: pass image=")
+        return self.refiner(outputs, image)
 
     def _argmin(self, embedding: Tensor, size: tuple[int, int] | None) -> Tensor:
         if size is not None:
@@ -100,8 +111,8 @@ def train_branch_head(
     with torch.no_grad():  # encoder and older heads are frozen: compute their outputs once
         features = segmenter.encoder(images)
         size = tuple(annotations.shape[-2:])
-        base = segmenter.labels_from_features(features, size, num_heads=0)
-        masks = [segmenter.labels_from_features(features, size, num_heads=t + 1) == segmenter.num_base + t
+        base = segmenter.labels_from_features(features, size, num_heads=0, image=images)
+        masks = [segmenter.labels_from_features(features, size, num_heads=t + 1, image=images) == segmenter.num_base + t
                  for t in range(len(segmenter.branch_heads))]
         targets = pseudo_labels(base, masks, annotations, segmenter.num_base)
         if ignore_mask is not None:

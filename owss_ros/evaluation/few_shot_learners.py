@@ -78,7 +78,7 @@ def teach_classes(base: DMLNet, shot_sets: Sequence[ShotSet], options: TeachingO
     base.eval()
     taught = TaughtModels(base, tuple(options.methods))
     if "PLM-all" in taught.methods or "PLM-latest" in taught.methods:
-        taught.segmenter = PLMSegmenter(base.encoder, base.head, base.num_classes, base.temperature)
+        taught.segmenter = PLMSegmenter(base.encoder, base.head, base.num_classes, base.temperature, base.refiner)
     fine_tuned = base
     for index, shots in enumerate(shot_sets):
         if "NPM" in taught.methods:
@@ -112,7 +112,7 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
     """
     size = tuple(image.shape[-2:])
     features = taught.base.encoder(image)
-    base_embedding = upsample(taught.base.head(features), size)
+    base_embedding = upsample(taught.base.net.refine(taught.base.head(features), image), size)
     base_distances = one_hot_squared_distances(base_embedding, taught.temperature)
     base_labels = close_set_labels(base_distances)
     predictions: dict[tuple[str, int], Tensor] = {}
@@ -124,7 +124,8 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
             # the core's precedence without the unknown step (Table 4 scores close-set + taught classes)
             predictions[("NPM", k)] = combine_open_set(base_labels, None, None, novel, taught.num_base)[0]
         if "PLM-all" in taught.methods:
-            predictions[("PLM-all", k)] = taught.segmenter.labels_from_features(features, size, num_heads=k)[0]
+            predictions[("PLM-all", k)] = taught.segmenter.labels_from_features(features, size, num_heads=k,
+                                                                                 image=image)[0]
         if "PLM-latest" in taught.methods:
             latest = upsample(taught.segmenter.branch_heads[k - 1](features), size)
             predictions[("PLM-latest", k)] = close_set_labels(one_hot_squared_distances(latest, taught.temperature))[0]

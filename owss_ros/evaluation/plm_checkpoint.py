@@ -38,7 +38,7 @@ FORMAT_VERSION = 1
 
 def segmenter_from_model(model: DMLNet) -> PLMSegmenter:
     """A PLM segmenter with no branch head yet, sharing ``model``'s encoder and head."""
-    return PLMSegmenter(model.encoder, model.head, model.num_classes, model.temperature)
+    return PLMSegmenter(model.encoder, model.head, model.num_classes, model.temperature, model.refiner)
 
 
 def is_plm_checkpoint(path: str | Path) -> bool:

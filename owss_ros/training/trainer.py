@@ -106,13 +106,18 @@ class Trainer:
         self._start_wall: float | None = None  # set by fit(); wall_s in the history counts from it
 
     def _load_initial_weights(self, path: str) -> None:
+        """Loads a trained model of the same kind, backbone and classes - or a ``fast_scnn`` one into a
+        ``fast_scnn_s4`` net, whose zero-initialised refiner then starts as the stride-8 net's upsampling."""
         initial, initial_spec = load_model(path)
-        if (initial_spec.kind, initial_spec.backbone, initial_spec.class_names) != (
-                self.spec.kind, self.spec.backbone, self.spec.class_names):
+        adds_refiner = (initial_spec.backbone, self.spec.backbone) == ("fast_scnn", "fast_scnn_s4")
+        if (initial_spec.kind, initial_spec.class_names) != (self.spec.kind, self.spec.class_names) or (
+                initial_spec.backbone != self.spec.backbone and not adds_refiner):
             raise ValueError(f"model.init_weights {path} is a {initial_spec.kind}/{initial_spec.backbone} model "
                              f"of {initial_spec.num_classes} classes; this run trains a {self.spec.kind}/"
                              f"{self.spec.backbone} model of {self.spec.num_classes} classes")
-        self.model.load_state_dict(initial.state_dict())
+        missing, unexpected = self.model.load_state_dict(initial.state_dict(), strict=not adds_refiner)
+        if adds_refiner and (unexpected or not all(".refiner." in key for key in missing)):
+            raise ValueError(f"{path}: unexpected keys {unexpected[:3]}, missing {missing[:3]}")
 
     @property
     def core_model(self):

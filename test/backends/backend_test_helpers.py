@@ -17,13 +17,17 @@ SMALL_SIZES = ((64, 128), (128, 256))
 TEST_MAX_PROTOTYPES = 4
 
 
-def save_random_model(path: Path, seed: int) -> Path:
+def save_random_model(path: Path, seed: int, backbone: str = "fast_scnn") -> Path:
+    """Random weights; a fast_scnn_s4 model's refiner residual is drawn too, so it changes the outputs."""
     torch.manual_seed(seed)
-    model = build_model(ModelSpec())
+    spec = ModelSpec(backbone=backbone)
+    model = build_model(spec)
     last = [m for m in model.net.head.modules() if isinstance(m, nn.Conv2d)][-1]
     with torch.no_grad():
         last.weight.normal_(0.0, 0.5)
-    save_model(path, model, ModelSpec())
+        if model.refiner is not None:
+            model.refiner.residual.weight.normal_(0.0, 0.1)
+    save_model(path, model, spec)
     return path
 
 

@@ -114,12 +114,12 @@ def test_scoring_stage_equals_the_core_in_torch_and_onnxruntime(stage_session, m
     assert_same([m[0] for m in session.run(None, feed)], expected, "onnxruntime")
 
 
-def exported_pipeline(tmp_path_factory, score_resolution: str) -> ort.InferenceSession:
+def exported_pipeline(tmp_path_factory, score_resolution: str, backbone: str = "fast_scnn") -> ort.InferenceSession:
     """The whole pipeline of a random-weights model, exported at ``score_resolution``, in onnxruntime."""
     from backend_test_helpers import save_random_model
 
     directory = tmp_path_factory.mktemp(f"graph_equals_core_{score_resolution}")
-    model = save_random_model(directory / "model.safetensors", seed=3)
+    model = save_random_model(directory / "model.safetensors", seed=3, backbone=backbone)
     options = ExportOptions(max_prototypes=4, score_resolution=score_resolution)
     report = export_onnx(model, directory / f"{score_resolution}.onnx", options)
     return ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
@@ -136,9 +136,10 @@ def taught_on_own_embedding(session, image):
     return embedding, class_set
 
 
-@pytest.fixture(scope="module")
-def feature_export(tmp_path_factory):
-    return exported_pipeline(tmp_path_factory, "feature")
+@pytest.fixture(scope="module", params=["fast_scnn", "fast_scnn_s4"])
+def feature_export(tmp_path_factory, request):
+    """Both output strides: 1/8, and 1/4 with the refiner."""
+    return exported_pipeline(tmp_path_factory, "feature", request.param)
 
 
 @pytest.mark.parametrize("mode, normalization", MODES, ids=[f"{m.value}-{n.value}" for m, n in MODES])

@@ -24,6 +24,7 @@ from owss_ros.backends.pipeline import LABEL_DTYPES, SCORE_RESOLUTIONS
 VARIANTS = [ExportOptions(max_prototypes=4, score_resolution=r, label_dtype=d)
             for r, d in itertools.product(SCORE_RESOLUTIONS, LABEL_DTYPES)]
 VARIANTS.append(ExportOptions(max_prototypes=4, fixed_hw=(64, 128), label_dtype="int32"))
+REFINED_VARIANTS = [ExportOptions(max_prototypes=4, score_resolution=r, label_dtype="int32") for r in ("input", "feature")]
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,17 @@ def test_exported_variant_passes_the_parser_rules(exports, options, body):
         model = convert_body_to_fp16(model)
     violations = lint_tensorrt(model)
     assert not violations, "\n".join(map(str, violations))
+
+
+@pytest.mark.parametrize("options", REFINED_VARIANTS, ids=[o.cache_tag() for o in REFINED_VARIANTS])
+def test_a_stride_4_refined_model_exports_within_the_parser_rules(tmp_path, options):
+    from backend_test_helpers import save_random_model
+
+    path = save_random_model(tmp_path / "s4.safetensors", seed=2, backbone="fast_scnn_s4")
+    model = onnx.load(str(export_onnx(path, tmp_path / "s4.onnx", options).path))
+    for body in (model, convert_body_to_fp16(model)):
+        violations = lint_tensorrt(body)
+        assert not violations, "\n".join(map(str, violations))
 
 
 def _graph(nodes, inputs, outputs, initializers=(), opset=17):

@@ -63,8 +63,8 @@ def _export_onnx(module: nn.Module, example: torch.Tensor, path) -> "ort.Inferen
 # ---------------------------------------------------------------- registry, shapes, stride
 
 
-def test_available_backbones_lists_the_three_designs():
-    assert set(available_backbones()) == {"pspnet_resnet50", "pspnet_resnet18", "fast_scnn"}
+def test_available_backbones_lists_the_designs():
+    assert set(available_backbones()) == {"pspnet_resnet50", "pspnet_resnet18", "fast_scnn", "fast_scnn_s4"}
     with pytest.raises(ValueError, match="unknown backbone 'vgg16'.*fast_scnn"):
         build_segmentation_net("vgg16", 19)
 
@@ -93,6 +93,26 @@ def test_output_shape_has_stride_8(name, size, channels):
     assert tuple(out.shape) == (1, 7, *expected_hw)
     assert torch.equal(out, net.head(features))
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("size", [(64, 128), (67, 131)])
+def test_fast_scnn_s4_refines_to_stride_4_and_starts_as_the_upsampled_stride_8_net(size):
+    torch.manual_seed(0)
+    coarse = build_segmentation_net("fast_scnn", num_outputs=7).eval()
+    refined = build_segmentation_net("fast_scnn_s4", num_outputs=7).eval()
+    assert coarse.output_stride == 8 and refined.output_stride == 4
+    missing, unexpected = refined.load_state_dict(coarse.state_dict(), strict=False)
+    assert not unexpected and missing and all(key.startswith("refiner.") for key in missing)
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        out8, out4 = coarse(x), refined(x)
+    assert tuple(out4.shape) == (1, 7, math.ceil(size[0] / 4), math.ceil(size[1] / 4))
+    up = F.interpolate(out8, size=out4.shape[-2:], mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out4, up, rtol=0, atol=1e-6)  # the zero-initialised residual adds nothing yet
+    with torch.no_grad():
+        refined.refiner.residual.weight.normal_()
+        assert not torch.allclose(refined(x), up)  # once trained, it does
+    assert torch.equal(coarse.refine(out8, x), out8)  # without a refiner, refine() is the identity
 
 
 def test_parameter_counts_match_reference_architectures():

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -60,3 +61,23 @@ def test_plm_learns_new_classes_and_keeps_old_ones():
     assert torch.all(seg(image2)[cyan] == 4)
     # PLM-all: the first branch still labels yellow where the second one does not claim it
     assert torch.all(seg(image)[yellow] == 3)
+
+
+class _ShiftRefiner(nn.Module):
+    """A stand-in stride-4 refiner that makes every base pixel look green, whatever the head said."""
+
+    def forward(self, outputs, image):
+        return torch.zeros_like(outputs) + torch.tensor([0.0, T, 0.0])[None, :, None, None]
+
+
+def test_a_refined_base_labels_through_its_refiner_and_needs_the_image():
+    plain = make_segmenter()
+    refined = PLMSegmenter(nn.Identity(), plain.base_head, num_base=3, temperature=T, refiner=_ShiftRefiner())
+    image, yellow = scene(YELLOW)
+    assert torch.all(refined(image) == 1)  # the refiner's output decides the base labels
+    assert not torch.all(plain(image) == 1)
+    with pytest.raises(ValueError, match="image="):
+        refined.labels_from_features(image, tuple(image.shape[-2:]))
+    train_branch_head(refined, image, yellow, head_factory, steps=300, lr=0.05)
+    after = refined(image)
+    assert torch.all(after[yellow] == 3) and torch.all(after[~yellow] == 1)  # pseudo labels came from the refiner

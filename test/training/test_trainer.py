@@ -112,6 +112,25 @@ def test_init_weights_continues_from_a_trained_model(tiny_cityscapes, tmp_path):
         Trainer(load_train_config(None, bad))
 
 
+def test_a_stride_8_model_initialises_a_stride_4_one_and_nothing_else_does(tiny_cityscapes, tmp_path):
+    Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "s8", 2))).fit()
+    coarse_path = tmp_path / "s8" / "model_final.safetensors"
+    overrides = tiny_overrides(tiny_cityscapes, tmp_path / "s4", 2) + [
+        f"model.init_weights={coarse_path}", "model.backbone=fast_scnn_s4"]
+    refined = Trainer(load_train_config(None, overrides))
+    coarse, _ = load_model(coarse_path)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        out4 = refined.core_model.eval()(x)
+        up = torch.nn.functional.interpolate(coarse(x), size=out4.shape[-2:], mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out4, up, rtol=0, atol=1e-6)
+    refined.fit()
+    back = tiny_overrides(tiny_cityscapes, tmp_path / "back", 2) + [
+        f"model.init_weights={tmp_path / 's4' / 'model_final.safetensors'}"]
+    with pytest.raises(ValueError, match="init_weights"):  # a refined model does not shrink back to stride 8
+        Trainer(load_train_config(None, back))
+
+
 @pytest.mark.parametrize("kind", ["dml", "ce"])
 def test_class_weighting_uses_the_training_label_frequencies(tiny_cityscapes, tmp_path, kind):
     import numpy as np

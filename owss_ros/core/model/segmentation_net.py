@@ -24,11 +24,9 @@ class SegmentationNet(nn.Module):
         encoder: normalised image (B, 3, H, W) -> features (B, encoder_channels, ceil(H/8), ceil(W/8)).
         head: features -> (B, num_outputs, ceil(H/8), ceil(W/8)).
         encoder_channels: channel count of the encoder output.
-        output_stride: 8.
+        output_stride: 8, or 4 with a :class:`~.refinement.StrideFourRefiner` (``fast_scnn_s4``).
         backbone_name: registry name this net was built from.
     """
-
-    output_stride = 8
 
     def __init__(
         self,
@@ -37,6 +35,7 @@ class SegmentationNet(nn.Module):
         encoder_channels: int,
         backbone_name: str = "",
         head_options: dict[str, Any] | None = None,
+        refiner: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if head.in_channels != encoder_channels:
@@ -48,13 +47,22 @@ class SegmentationNet(nn.Module):
         self.head_design = head.design
         self.head_options = dict(head_options or {})
         self.encoder_frozen = False
+        self.refiner = refiner  # optional: (head outputs, image) -> outputs at stride 4 (.refinement)
+
+    @property
+    def output_stride(self) -> int:
+        return 4 if self.refiner is not None else 8
 
     @property
     def num_outputs(self) -> int:
         return self.head.num_outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x))
+        return self.refine(self.head(self.encoder(x)), x)
+
+    def refine(self, outputs: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """The base head's ``outputs`` at this net's output stride (unchanged without a refiner)."""
+        return outputs if self.refiner is None else self.refiner(outputs, image)
 
     def new_head(self, num_outputs: int) -> SegmentationHead:
         """A freshly initialised head of this net's design (e.g. a PLM branch head)."""
