@@ -28,6 +28,7 @@ class ModelConfig:
     temperature: float = 3.0
     pretrained_backbone: str | None = None  # a local ImageNet ResNet checkpoint, if you have one
     init_weights: str | None = None  # start from a trained model (.safetensors), e.g. to train longer
+    frozen: list[str] = field(default_factory=list)  # [encoder, head]: train only a fast_scnn_s4 refiner
 
 
 @dataclass

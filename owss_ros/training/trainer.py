@@ -86,6 +86,8 @@ class Trainer:
         self.model = build_model(self.spec, config.model.pretrained_backbone)
         if config.model.init_weights:
             self._load_initial_weights(config.model.init_weights)
+        if config.model.frozen:
+            self.model.net.freeze(config.model.frozen)
         self.model = self.model.to(self.ctx.device)
         if self.ctx.enabled:
             if self.ctx.device.type == "cuda":
@@ -134,7 +136,9 @@ class Trainer:
 
     def _make_optimizer(self):
         s = self.config.schedule
-        params = self.model.parameters()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"model.frozen {self.config.model.frozen} leaves nothing to train")
         if s.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
         if s.optimizer == "sgd":

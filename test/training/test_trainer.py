@@ -131,6 +131,27 @@ def test_a_stride_8_model_initialises_a_stride_4_one_and_nothing_else_does(tiny_
         Trainer(load_train_config(None, back))
 
 
+def test_frozen_encoder_and_head_train_only_the_refiner(tiny_cityscapes, tmp_path):
+    Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "s8", 2))).fit()
+    coarse = load_file(str(tmp_path / "s8" / "model_final.safetensors"))
+    overrides = tiny_overrides(tiny_cityscapes, tmp_path / "s4", 3) + [
+        f"model.init_weights={tmp_path / 's8' / 'model_final.safetensors'}", "model.backbone=fast_scnn_s4",
+        "model.frozen=[encoder,head]", "schedule.lr=0.05"]
+    trainer = Trainer(load_train_config(None, overrides))
+    trainer.fit()
+    refined = load_file(str(tmp_path / "s4" / "model_final.safetensors"))
+    for key, value in coarse.items():  # weights and BatchNorm statistics of the base: unchanged
+        torch.testing.assert_close(refined[key], value, rtol=0, atol=0, msg=key)
+    assert any(".refiner." in k and not torch.equal(v, torch.zeros_like(v))
+               for k, v in refined.items() if k.endswith("residual.weight"))
+    assert all(not p.requires_grad for p in trainer.core_model.net.encoder.parameters())
+    bad = tiny_overrides(tiny_cityscapes, tmp_path / "bad", 2) + ["model.frozen=[encoder,head]"]
+    with pytest.raises(ValueError, match="nothing to train"):  # a stride-8 net has no refiner to train
+        Trainer(load_train_config(None, bad))
+    with pytest.raises(ValueError, match="cannot freeze"):
+        Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "x", 2) + ["model.frozen=[refiner]"]))
+
+
 @pytest.mark.parametrize("kind", ["dml", "ce"])
 def test_class_weighting_uses_the_training_label_frequencies(tiny_cityscapes, tmp_path, kind):
     import numpy as np

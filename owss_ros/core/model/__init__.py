@@ -6,7 +6,7 @@ Public API::
     build_segmentation_net(name, num_outputs, pretrained_backbone=None) -> SegmentationNet
     available_backbones() -> tuple[str, ...]
     build_head(in_channels, num_outputs, design="pspnet", hidden_channels=None, dropout=0.1)
-    SegmentationNet.encoder / .head / .encoder_channels / .new_head(n) / .freeze_encoder()
+    SegmentationNet.encoder / .head / .encoder_channels / .new_head(n) / .freeze(parts) / .freeze_encoder()
     ImageNormalizer(input_layout="NHWC", channel_order="RGB"), IMAGENET_MEAN, IMAGENET_STD
     adaptive_avg_pool2d(x, bins)  # ONNX-exportable with dynamic sizes
 """

@@ -46,7 +46,7 @@ class SegmentationNet(nn.Module):
         self.backbone_name = backbone_name
         self.head_design = head.design
         self.head_options = dict(head_options or {})
-        self.encoder_frozen = False
+        self.frozen_parts: tuple[str, ...] = ()
         self.refiner = refiner  # optional: (head outputs, image) -> outputs at stride 4 (.refinement)
 
     @property
@@ -69,16 +69,33 @@ class SegmentationNet(nn.Module):
         head = build_head(self.encoder_channels, num_outputs, self.head_design, **self.head_options)
         return head.to(next(self.encoder.parameters()).device)
 
+    FREEZABLE_PARTS = ("encoder", "head")
+
     def freeze_encoder(self, frozen: bool = True) -> None:
         """Stops gradients into the encoder and keeps its BatchNorm statistics fixed (eval mode)
         even when ``train()`` is called, as PLM branch-head training requires."""
-        self.encoder_frozen = frozen
-        for p in self.encoder.parameters():
-            p.requires_grad_(not frozen)
+        self.freeze(("encoder",) if frozen else ())
+
+    def freeze(self, parts) -> None:
+        """Freezes exactly the named ``parts`` (of :attr:`FREEZABLE_PARTS`): no gradients, BatchNorm
+        statistics fixed even under ``train()``; the others train. E.g. ``("encoder", "head")``
+        trains only a stride-4 refiner on top of a fixed stride-8 net."""
+        parts = tuple(parts)
+        unknown = sorted(set(parts) - set(self.FREEZABLE_PARTS))
+        if unknown:
+            raise ValueError(f"cannot freeze {unknown}: the parts are {list(self.FREEZABLE_PARTS)}")
+        self.frozen_parts = parts
+        for name in self.FREEZABLE_PARTS:
+            for p in getattr(self, name).parameters():
+                p.requires_grad_(name not in parts)
         self.train(self.training)
+
+    @property
+    def encoder_frozen(self) -> bool:
+        return "encoder" in self.frozen_parts
 
     def train(self, mode: bool = True) -> "SegmentationNet":
         super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()
+        for name in self.frozen_parts:
+            getattr(self, name).eval()
         return self
