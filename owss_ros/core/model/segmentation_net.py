@@ -74,7 +74,8 @@ class SegmentationNet(nn.Module):
     def freeze_encoder(self, frozen: bool = True) -> None:
         """Stops gradients into the encoder and keeps its BatchNorm statistics fixed (eval mode)
         even when ``train()`` is called, as PLM branch-head training requires."""
-        self.freeze(("encoder",) if frozen else ())
+        others = tuple(part for part in self.frozen_parts if part != "encoder")
+        self.freeze(("encoder",) + others if frozen else others)
 
     def freeze(self, parts) -> None:
         """Freezes exactly the named ``parts`` (of :attr:`FREEZABLE_PARTS`): no gradients, BatchNorm
@@ -89,10 +90,6 @@ class SegmentationNet(nn.Module):
             for p in getattr(self, name).parameters():
                 p.requires_grad_(name not in parts)
         self.train(self.training)
-
-    @property
-    def encoder_frozen(self) -> bool:
-        return "encoder" in self.frozen_parts
 
     def train(self, mode: bool = True) -> "SegmentationNet":
         super().train(mode)
