@@ -1,0 +1,161 @@
+"""What rclpy + Fast DDS cost one frame here: the transport floor under benchmark-node's e2e.
+
+Two processes on an isolated ROS domain, both with the large-image Fast DDS profile. This one
+publishes 512x256 rgb8 frames at --rate (best effort, depth 1, like a camera driver), each stamped
+with its send time, and receives the answers on a SingleThreadedExecutor thread (as benchmark-node's
+client does). The echo process (``--echo``) answers each frame from a worker thread, as the
+perception node's engine does, with a 256x512 32FC1 and a mono8 image built by the node's own
+``image_conversion`` (its ~/anomaly and ~/open_set) on reliable depth-1 publishers - and computes
+nothing. Its executor is --executor: ``multi`` (the node's MultiThreadedExecutor, 4 threads) or
+``single``. Printed: frames back and end-to-end latency (stamp -> both answers in) p50 / p90 / p99.
+
+    python scripts/ros_transport_floor.py --seconds 10 --executor multi
+
+benchmark-node's ratio e2e / bare cannot go below 1 + floor / bare through this transport.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+OUT_HW = (256, 512)
+CAMERA_HW = (256, 512)
+
+
+def run_echo(executor_kind: str) -> None:
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from owss_ros.ros.image_conversion import float32_to_image, image_to_rgb, mono8_to_image
+    from owss_ros.ros.perception_node import OUTPUT_QOS
+    from owss_ros.ros.perception_parameters import image_qos
+
+    rclpy.init()
+    node = Node("transport_echo")
+    anomaly_pub = node.create_publisher(Image, "anomaly", OUTPUT_QOS)
+    open_set_pub = node.create_publisher(Image, "open_set", OUTPUT_QOS)
+    anomaly, labels = np.zeros(OUT_HW, np.float32), np.zeros(OUT_HW, np.uint8)
+    condition, newest = threading.Condition(), [None]
+
+    def work() -> None:
+        while True:
+            with condition:
+                while newest[0] is None:
+                    condition.wait()
+                message, newest[0] = newest[0], None
+            image_to_rgb(message)
+            anomaly_pub.publish(float32_to_image(anomaly, header=message.header))
+            open_set_pub.publish(mono8_to_image(labels, header=message.header))
+
+    def on_frame(message) -> None:
+        with condition:
+            newest[0] = message
+            condition.notify()
+
+    node.create_subscription(Image, "image", on_frame, image_qos("best_effort", 1))
+    threading.Thread(target=work, daemon=True).start()
+    executor = MultiThreadedExecutor(num_threads=4) if executor_kind == "multi" else SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.spin()
+
+
+def measure(seconds: float, rate: float) -> dict:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    from owss_ros.ros.image_conversion import rgb_to_image
+    from owss_ros.ros.perception_parameters import image_qos
+
+    rclpy.init()
+    node = Node("transport_sender")
+    publisher = node.create_publisher(Image, "image", image_qos("best_effort", 1))
+    arrivals: dict[int, dict[str, int]] = {}
+    lock = threading.Lock()
+
+    def record(topic):
+        def callback(message):
+            now = time.time_ns()
+            with lock:
+                arrivals.setdefault(message.header.stamp.sec * 10**9 + message.header.stamp.nanosec, {})[topic] = now
+        return callback
+
+    for topic in ("anomaly", "open_set"):
+        node.create_subscription(Image, topic, record(topic), QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    running = [True]
+
+    def spin():
+        while running[0]:
+            executor.spin_once(timeout_sec=0.05)
+
+    threading.Thread(target=spin, daemon=True).start()
+    frame = np.random.default_rng(0).integers(0, 256, CAMERA_HW + (3,), dtype=np.uint8)
+    deadline = time.monotonic() + 30
+    while publisher.get_subscription_count() == 0 or node.count_publishers("anomaly") == 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the echo process did not come up")
+        time.sleep(0.1)
+    time.sleep(2.0)  # discovery settles
+    stamps, start = [], time.monotonic()
+    for index in range(int(seconds * rate)):
+        delay = start + index / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        message = rgb_to_image(frame)
+        stamp = time.time_ns()
+        message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp, 10**9)
+        publisher.publish(message)
+        stamps.append(stamp)
+    time.sleep(1.0)
+    running[0] = False
+    with lock:
+        latencies = [(max(arrivals[s].values()) - s) / 1e6 for s in stamps if len(arrivals.get(s, {})) == 2]
+    p50, p90, p99 = np.percentile(latencies, [50, 90, 99]) if latencies else (float("nan"),) * 3
+    return {"sent": len(stamps), "received": len(latencies), "p50": p50, "p90": p90, "p99": p99}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument("--executor", choices=("multi", "single"), default="multi")
+    parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo:
+        run_echo(args.executor)
+        return 0
+    from owss_ros.tools.ros_env import isolated_ros_environment
+    from owss_ros.transport.fastdds import apply_large_image_profile, large_image_environment
+
+    apply_large_image_profile()
+    with isolated_ros_environment():
+        echo = subprocess.Popen([sys.executable, __file__, "--echo", "--executor", args.executor],
+                                env=large_image_environment(), cwd=REPO)
+        try:
+            result = measure(args.seconds, args.rate)
+        finally:
+            echo.kill()
+            echo.wait(10)
+    print(f"echo executor {args.executor}: {result['received']} / {result['sent']} frames back; e2e (ms) "
+          f"p50 {result['p50']:.2f} p90 {result['p90']:.2f} p99 {result['p99']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
