@@ -28,7 +28,7 @@ def extend_output_dimension(model: DMLNet, extra: int = 1) -> DMLNet:
     """A copy of ``model`` with ``extra`` more embedding dimensions / one-hot prototypes.
 
     The old output channels keep their weights; the new ones are initialised like a new head's
-    output layer.
+    output layer (and, in a stride-4 net, pass the refiner unchanged at first).
     """
     net = copy.deepcopy(model.net)
     old: nn.Conv2d = net.head.output_conv
@@ -40,6 +40,8 @@ def extend_output_dimension(model: DMLNet, extra: int = 1) -> DMLNet:
             new.bias[: old.out_channels] = old.bias
     net.head[len(net.head) - 1] = new.to(old.weight.device)
     net.head.num_outputs = old.out_channels + extra
+    if net.refiner is not None:  # a stride-4 net: its refiner reads and writes the N outputs too
+        net.refiner = net.refiner.widened(extra)
     return DMLNet(net, model.num_classes + extra, model.temperature)
 
 

@@ -183,3 +183,26 @@ def test_npm_guard_caps_every_class_threshold_by_its_known_pixel_bound(tmp_path,
     lam_loose = loose["draw_records"][0]["npm_lambda_novel"]["car"]
     assert lam_loose == pytest.approx(min(lam_plain, sample.distance_quantile(prototype, 0.2)), rel=1e-5)
     assert main(common + ["--guard-quantile", "0.2", "--out", str(tmp_path / "refused")]) == 2
+
+
+def test_fine_tuning_a_stride_four_net_widens_its_refiner_too():
+    from owss_ros.core.checkpoint import ModelSpec, build_model
+
+    torch.manual_seed(3)
+    base = build_model(ModelSpec(backbone="fast_scnn_s4", class_names=[f"c{i}" for i in range(5)])).eval()
+    with torch.no_grad():
+        base.net.refiner.residual.weight.normal_(0.0, 0.1)  # a trained refiner changes the outputs
+        base.net.refiner.fuse[0][1].running_mean.normal_(0.0, 0.1)
+    extended = extend_output_dimension(base)
+    image = torch.randn(1, 3, 64, 128)
+    with torch.no_grad():
+        out = extended(image)
+        torch.testing.assert_close(out[:, :5], base(image))  # the old dimensions compute as before
+        coarse = extended.net.head(extended.net.encoder(image))
+        upsampled = torch.nn.functional.interpolate(coarse, size=out.shape[-2:], mode="bilinear", align_corners=False)
+        torch.testing.assert_close(out[:, 5], upsampled[:, 5])  # the new one starts unrefined
+    mask = torch.zeros(1, 64, 128, dtype=torch.bool)
+    mask[:, 20:40, 30:60] = True
+    tuned = fine_tune_new_class(base, image, mask, steps=2)
+    assert tuned.num_classes == 6 and tuned(image).shape[1] == 6
+    assert not torch.equal(tuned.net.refiner.residual.weight, extended.net.refiner.residual.weight)

@@ -46,6 +46,29 @@ class StrideFourRefiner(nn.Module):
         nn.init.zeros_(self.residual.weight)
         nn.init.zeros_(self.residual.bias)
 
+    def widened(self, extra: int) -> "StrideFourRefiner":
+        """A copy for ``extra`` more outputs (FT's new embedding dimensions, paper Table 4): the old
+        outputs are computed exactly as before, each new one starts as its upsampled coarse output
+        (its residual row and its inputs to the fuse layer start at zero)."""
+        n = self.residual.out_channels
+        wide = StrideFourRefiner(n + extra).to(self.residual.weight.device)
+        wide.stem.load_state_dict(self.stem.state_dict())
+        kept = list(range(n)) + list(range(n + extra, n + extra + STEM_CHANNELS))  # old fuse inputs, new places
+        (depthwise, pointwise), (wide_depthwise, wide_pointwise) = self.fuse, wide.fuse
+        with torch.no_grad():
+            wide_depthwise[0].weight.zero_()
+            wide_depthwise[0].weight[kept] = depthwise[0].weight
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                getattr(wide_depthwise[1], name)[kept] = getattr(depthwise[1], name)
+            wide_pointwise[0].weight.zero_()
+            wide_pointwise[0].weight[:, kept] = pointwise[0].weight
+            wide_pointwise[1].load_state_dict(pointwise[1].state_dict())
+            wide.residual.weight.zero_()
+            wide.residual.bias.zero_()
+            wide.residual.weight[:n] = self.residual.weight
+            wide.residual.bias[:n] = self.residual.bias
+        return wide.train(self.training)
+
     def forward(self, coarse: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         skip = self.stem(image)
         up = F.interpolate(coarse, size=skip.shape[-2:], mode="bilinear", align_corners=False)
