@@ -6,7 +6,7 @@ with its send time, and receives the answers on a SingleThreadedExecutor thread 
 client does). The echo process (``--echo``) answers each frame from a worker thread, as the
 perception node's engine does, with a 256x512 32FC1 and a mono8 image built by the node's own
 ``image_conversion`` (its ~/anomaly and ~/open_set) on reliable depth-1 publishers - and computes
-nothing. Its executor is --executor: ``multi`` (the node's MultiThreadedExecutor, 4 threads) or
+nothing. Its executor is --executor: ``multi`` (the node's MultiThreadedExecutor, its thread count) or
 ``single``. Printed: frames back and end-to-end latency (stamp -> both answers in) p50 / p90 / p99.
 
     python scripts/ros_transport_floor.py --seconds 10 --executor multi
@@ -39,6 +39,7 @@ def run_echo(executor_kind: str) -> None:
     from sensor_msgs.msg import Image
 
     from owss_ros.ros.image_conversion import float32_to_image, image_to_rgb, mono8_to_image
+    from owss_ros.ros.node_lifecycle import EXECUTOR_THREADS
     from owss_ros.ros.perception_node import OUTPUT_QOS
     from owss_ros.ros.perception_parameters import image_qos
 
@@ -66,7 +67,7 @@ def run_echo(executor_kind: str) -> None:
 
     node.create_subscription(Image, "image", on_frame, image_qos("best_effort", 1))
     threading.Thread(target=work, daemon=True).start()
-    executor = MultiThreadedExecutor(num_threads=4) if executor_kind == "multi" else SingleThreadedExecutor()
+    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS) if executor_kind == "multi" else SingleThreadedExecutor()
     executor.add_node(node)
     executor.spin()
 
