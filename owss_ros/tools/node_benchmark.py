@@ -341,11 +341,14 @@ class FrameSender:
         return [self.send_next() for _ in paced_ticks(count, rate_hz)]
 
 
-def warm_up_node(sender: FrameSender, arrivals: OutputArrivals, frames: int, timeout: float) -> None:
+def warm_up_node(sender: FrameSender, arrivals: OutputArrivals, frames: int, timeout: float, rate_hz: float) -> None:
     """Send frames one at a time, each until all its outputs are back (re-sent every WARMUP_RESEND_S:
-    best effort may lose a frame, e.g. before discovery completes)."""
+    best effort may lose a frame, e.g. before discovery completes), never faster than ``rate_hz``:
+    after an unpaced burst answered within milliseconds, rclpy's MultiThreadedExecutor (the node's)
+    was measured to lose many of the following paced frames (``scripts/ros_transport_floor.py --burst``),
+    which would charge a fast (GPU) node with the warm-up's burst."""
     deadline = time.monotonic() + timeout
-    for _ in range(frames):
+    for _ in paced_ticks(frames, rate_hz):
         message = sender.messages[sender.index % len(sender.messages)]
         stamp_ns = sender.send_next()
         resend_at = time.monotonic() + WARMUP_RESEND_S
@@ -479,7 +482,7 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
             for topic in topics:
                 client.node.create_subscription(Image, topic, arrivals.callback(topic), output_qos)
             sender = FrameSender(client, frames)
-            warm_up_node(sender, arrivals, settings.warmup_frames, timeout=60.0)
+            warm_up_node(sender, arrivals, settings.warmup_frames, timeout=60.0, rate_hz=settings.rate_hz)
             baseline = diagnostics.report_after(time.time_ns(), timeout=5.0)
             rss = RssSampler(node.process.pid, settings.rss_period_s)
             load_before = os.getloadavg()
