@@ -2,8 +2,8 @@
 
 Two processes on an isolated ROS domain, both with the large-image Fast DDS profile. This one
 publishes 512x256 rgb8 frames at --rate (best effort, depth 1, like a camera driver), each stamped
-with its send time, and receives the answers on a SingleThreadedExecutor thread (as benchmark-node's
-client does). The echo process (``--echo``) answers each frame from a worker thread, as the
+with its send time, and receives the answers - with benchmark-node's own sender and receiver
+(RosClient, FrameSender, OutputArrivals, received_latencies), so the floor is that of what it measures. The echo process (``--echo``) answers each frame from a worker thread, as the
 perception node's engine does, with a 256x512 32FC1 and a mono8 image built by the node's own
 ``image_conversion`` (its ~/anomaly and ~/open_set) on reliable depth-1 publishers - and computes
 nothing. Its executor is --executor: ``multi`` (the node's MultiThreadedExecutor, its thread count) or
@@ -31,8 +31,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from owss_ros.tools.node_benchmark import (  # noqa: E402 - after the path insert
+    CAMERA_TOPIC, NAMESPACE, FrameSender, OutputArrivals, received_latencies, subscribe_outputs, wait_for_drain)
+
 OUT_HW = (256, 512)
 CAMERA_HW = (256, 512)
+
+
+ECHO_NODE = "transport_echo"
+OUTPUT_TOPICS = [f"{NAMESPACE}/{ECHO_NODE}/{name}" for name in ("anomaly", "open_set")]
 
 
 def run_echo(executor_kind: str) -> None:
@@ -47,9 +54,8 @@ def run_echo(executor_kind: str) -> None:
     from owss_ros.ros.perception_parameters import image_qos
 
     rclpy.init()
-    node = Node("transport_echo")
-    anomaly_pub = node.create_publisher(Image, "anomaly", OUTPUT_QOS)
-    open_set_pub = node.create_publisher(Image, "open_set", OUTPUT_QOS)
+    node = Node(ECHO_NODE, namespace=NAMESPACE)
+    anomaly_pub, open_set_pub = (node.create_publisher(Image, topic, OUTPUT_QOS) for topic in OUTPUT_TOPICS)
     anomaly, labels = np.zeros(OUT_HW, np.float32), np.zeros(OUT_HW, np.uint8)
     condition, newest = threading.Condition(), [None]
 
@@ -68,86 +74,47 @@ def run_echo(executor_kind: str) -> None:
             newest[0] = message
             condition.notify()
 
-    node.create_subscription(Image, "image", on_frame, image_qos("best_effort", 1))
+    node.create_subscription(Image, CAMERA_TOPIC, on_frame, image_qos("best_effort", 1))
     threading.Thread(target=work, daemon=True).start()
     executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS) if executor_kind == "multi" else SingleThreadedExecutor()
     executor.add_node(node)
     executor.spin()
 
 
-def send_burst(publisher, frame, arrivals, lock, count: int) -> None:
+def send_burst(sender: FrameSender, arrivals: OutputArrivals, count: int) -> None:
     """``count`` frames, each sent as soon as the previous one's answers are in (no pacing)."""
-    from owss_ros.ros.image_conversion import rgb_to_image
-
     for _ in range(count):
-        message = rgb_to_image(frame)
-        stamp = time.time_ns()
-        message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp, 10**9)
-        publisher.publish(message)
+        stamp_ns = sender.send_next()
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            with lock:
-                if len(arrivals.get(stamp, {})) == 2:
-                    break
+        while time.monotonic() < deadline and not arrivals.complete(stamp_ns):
             time.sleep(0.005)
 
 
 def measure(seconds: float, rate: float, burst: int = 0) -> dict:
+    """benchmark-node's own sender and receiver (RosClient, FrameSender, OutputArrivals) against the echo."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.node import Node
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
+    from rclpy.context import Context
 
-    from owss_ros.ros.image_conversion import rgb_to_image
-    from owss_ros.ros.perception_parameters import image_qos
+    from owss_ros.tools.ros_client import RosClient
 
-    rclpy.init()
-    node = Node("transport_sender")
-    publisher = node.create_publisher(Image, "image", image_qos("best_effort", 1))
-    arrivals: dict[int, dict[str, int]] = {}
-    lock = threading.Lock()
-
-    def record(topic):
-        def callback(message):
-            now = time.time_ns()
-            with lock:
-                arrivals.setdefault(message.header.stamp.sec * 10**9 + message.header.stamp.nanosec, {})[topic] = now
-        return callback
-
-    for topic in ("anomaly", "open_set"):
-        node.create_subscription(Image, topic, record(topic), QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    running = [True]
-
-    def spin():
-        while running[0]:
-            executor.spin_once(timeout_sec=0.05)
-
-    threading.Thread(target=spin, daemon=True).start()
-    frame = np.random.default_rng(0).integers(0, 256, CAMERA_HW + (3,), dtype=np.uint8)
-    deadline = time.monotonic() + 30
-    while publisher.get_subscription_count() == 0 or node.count_publishers("anomaly") == 0:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the echo process did not come up")
-        time.sleep(0.1)
-    time.sleep(2.0)  # discovery settles
-    send_burst(publisher, frame, arrivals, lock, burst)
-    stamps, start = [], time.monotonic()
-    for index in range(int(seconds * rate)):
-        delay = start + index / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        message = rgb_to_image(frame)
-        stamp = time.time_ns()
-        message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp, 10**9)
-        publisher.publish(message)
-        stamps.append(stamp)
-    time.sleep(1.0)
-    running[0] = False
-    with lock:
-        latencies = [(max(arrivals[s].values()) - s) / 1e6 for s in stamps if len(arrivals.get(s, {})) == 2]
+    context = Context()
+    rclpy.init(context=context)
+    client = RosClient(context, "transport_sender")
+    try:
+        arrivals = subscribe_outputs(client, OUTPUT_TOPICS)
+        frame = np.random.default_rng(0).integers(0, 256, CAMERA_HW + (3,), dtype=np.uint8)
+        sender = FrameSender(client, [frame])
+        client.wait_until(lambda: sender.publisher.get_subscription_count() > 0
+                          and all(client.node.count_publishers(t) > 0 for t in OUTPUT_TOPICS),
+                          timeout=30.0, what="the echo process")
+        time.sleep(2.0)  # discovery settles
+        send_burst(sender, arrivals, burst)
+        stamps = sender.send_at_rate(rate, int(seconds * rate))
+        wait_for_drain(arrivals, stamps[-1])
+    finally:
+        client.close()
+        rclpy.try_shutdown(context=context)
+    latencies, _ = received_latencies(stamps, arrivals.snapshot(), OUTPUT_TOPICS)
     p50, p90, p99 = np.percentile(latencies, [50, 90, 99]) if latencies else (float("nan"),) * 3
     return {"sent": len(stamps), "received": len(latencies), "p50": p50, "p90": p90, "p99": p99}
 

@@ -449,11 +449,21 @@ def run_teach_phase(client, sender: FrameSender, arrivals: OutputArrivals, node_
             "extra_missed": during[1] - before[1]}
 
 
+def subscribe_outputs(client, topics: list[str]) -> OutputArrivals:
+    """Reliable, depth-10 subscriptions of ``topics`` on ``client`` that record their arrivals."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    arrivals = OutputArrivals(topics)
+    output_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    for topic in topics:
+        client.node.create_subscription(Image, topic, arrivals.callback(topic), output_qos)
+    return arrivals
+
+
 def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_dir: Path) -> dict:
     import rclpy
     from rclpy.context import Context
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
 
     from owss_ros.tools.ros_client import RosClient
     from owss_ros.srv import ListClasses
@@ -477,10 +487,7 @@ def run_node_phase(settings: BenchmarkSettings, frames: list[np.ndarray], work_d
             except TimeoutError:
                 raise RuntimeError(f"the node did not become ready:\n{node.log()[-4000:]}") from None
             diagnostics = DiagnosticsReader(client, node_path)
-            arrivals = OutputArrivals(topics)
-            output_qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-            for topic in topics:
-                client.node.create_subscription(Image, topic, arrivals.callback(topic), output_qos)
+            arrivals = subscribe_outputs(client, topics)
             sender = FrameSender(client, frames)
             warm_up_node(sender, arrivals, settings.warmup_frames, timeout=60.0, rate_hz=settings.rate_hz)
             baseline = diagnostics.report_after(time.time_ns(), timeout=5.0)
