@@ -6,10 +6,10 @@ with its send time, and receives the answers - with benchmark-node's own sender 
 (RosClient, FrameSender, OutputArrivals, received_latencies), so the floor is that of what it measures. The echo process (``--echo``) answers each frame from a worker thread, as the
 perception node's engine does, with a 256x512 32FC1 and a mono8 image built by the node's own
 ``image_conversion`` (its ~/anomaly and ~/open_set) on reliable depth-1 publishers - and computes
-nothing. Its executor is --executor: ``multi`` (the node's MultiThreadedExecutor, its thread count) or
-``single``. Printed: frames back and end-to-end latency (stamp -> both answers in) p50 / p90 / p99.
+nothing. Its executor is --executor: ``single`` (the node's default SingleThreadedExecutor) or
+``multi`` (a 4-thread MultiThreadedExecutor, the node's executor until session 12). Printed: frames back and end-to-end latency (stamp -> both answers in) p50 / p90 / p99.
 
-    python scripts/ros_transport_floor.py --seconds 10 --executor multi
+    python scripts/ros_transport_floor.py --seconds 10 --executor single
 
 benchmark-node's ratio e2e / bare cannot go below 1 + floor / bare through this transport.
 ``--burst 40`` first sends 40 frames unpaced (each once the previous answers are in, ~250 Hz): measured
@@ -39,17 +39,17 @@ CAMERA_HW = (256, 512)
 
 
 ECHO_NODE = "transport_echo"
+MULTI_THREADS = 4  # --executor multi: the node's executor until session 12 (executor_threads 4)
 OUTPUT_TOPICS = [f"{NAMESPACE}/{ECHO_NODE}/{name}" for name in ("anomaly", "open_set")]
 
 
 def run_echo(executor_kind: str) -> None:
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
     from rclpy.node import Node
     from sensor_msgs.msg import Image
 
     from owss_ros.ros.image_conversion import float32_to_image, image_to_rgb, mono8_to_image
-    from owss_ros.ros.node_lifecycle import EXECUTOR_THREADS
+    from owss_ros.ros.node_lifecycle import make_executor
     from owss_ros.ros.perception_node import OUTPUT_QOS
     from owss_ros.ros.perception_parameters import image_qos
 
@@ -76,7 +76,7 @@ def run_echo(executor_kind: str) -> None:
 
     node.create_subscription(Image, CAMERA_TOPIC, on_frame, image_qos("best_effort", 1))
     threading.Thread(target=work, daemon=True).start()
-    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS) if executor_kind == "multi" else SingleThreadedExecutor()
+    executor = make_executor(1 if executor_kind == "single" else MULTI_THREADS)
     executor.add_node(node)
     executor.spin()
 
@@ -123,7 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=30.0)
-    parser.add_argument("--executor", choices=("multi", "single"), default="multi")
+    parser.add_argument("--executor", choices=("single", "multi"), default="single")
     parser.add_argument("--burst", type=int, default=0,
                         help="first send this many frames unpaced, each once the last one's answers are in")
     parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)

@@ -50,6 +50,8 @@ def register(subparsers) -> None:
                    help=f"node outputs to subscribe, comma-separated, from {','.join(OUTPUT_NAMES)}")
     p.add_argument("--cpu-threads", type=int, default=0,
                    help="node parameter cpu_threads, also used for the bare backend (0: library default)")
+    p.add_argument("--executor-threads", type=int, default=1,
+                   help="node parameter executor_threads (1: SingleThreadedExecutor, the default; more: multi-threaded)")
     p.add_argument("--bare-frames", type=int, default=200, help="frames timed on the bare backend")
     p.add_argument("--warmup-frames", type=int, default=40,
                    help="frames sent one by one before the run (more than the node's 30-frame ring buffer)")
@@ -81,6 +83,8 @@ def run(args) -> int:
         raise SystemExit("error: --rate and --duration must be positive")
     if args.bag is not None and not args.bag.exists():
         raise SystemExit(f"error: bag {args.bag} does not exist")
+    if args.executor_threads < 1:
+        raise SystemExit("error: --executor-threads must be >= 1")
     if args.bag_frames <= 0:
         raise SystemExit("error: --bag-frames must be positive")
     bag = {"bag_path": args.bag.resolve(), "bag_topic": args.bag_topic, "drive_frames": args.bag_frames} if args.bag else {}
@@ -91,7 +95,7 @@ def run(args) -> int:
         settings = BenchmarkSettings(
             model_path=model_path, backend=args.backend, rate_hz=args.rate, duration_s=args.duration,
             input_hw=parse_hw(args.input_size), outputs=outputs, cpu_threads=args.cpu_threads,
-            cache_directory=args.cache_dir, bare_frames=args.bare_frames, warmup_frames=args.warmup_frames,
+            executor_threads=args.executor_threads, cache_directory=args.cache_dir, bare_frames=args.bare_frames, warmup_frames=args.warmup_frames,
             rss_period_s=args.rss_period, teach_shots=args.teach_shots, **bag)
         print(f"[benchmark-node] model: {model_label}; bare backend first (paced at the rate), then the node for {args.duration:g} s "
               f"at {args.rate:g} Hz")

@@ -8,6 +8,8 @@
     ~/snapshot_frame  pin the newest frame for teaching and return its stamp (no race with the buffer)
 
 Changes run in one callback group (serialised); reads in another, so they never wait for a change.
+A change's engine call runs on a helper thread while its handler awaits it (:mod:`.blocking_calls`),
+so teaching never holds the node's single-threaded executor away from camera frames.
 A bad request gets success = false and the reason; the node and the stored classes are untouched.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from owss_ros.core.classes import UNKNOWN_ID
 from owss_ros.msg import ClassList
+from owss_ros.ros.blocking_calls import BlockingCalls
 from owss_ros.ros.image_conversion import rgb_to_image
 from owss_ros.ros.messages import request_lambda_novel, teaching_arguments
 from owss_ros.runtime.engine import REQUEST_ERRORS, OpenWorldEngine
@@ -31,6 +34,7 @@ class ClassServices:
                  read_group):
         self._node, self._engine, self._class_list = node, engine, class_list
         self._log = node.get_logger()
+        self._changes = BlockingCalls(node, "owss_class_changes")
         self.services = [
             node.create_service(AddClass, "~/add_class", self._on_add_class, callback_group=change_group),
             node.create_service(RemoveClass, "~/remove_class", self._on_remove_class, callback_group=change_group),
@@ -39,6 +43,9 @@ class ClassServices:
             node.create_service(ExportClass, "~/export_class", self._on_export_class, callback_group=read_group),
             node.create_service(SnapshotFrame, "~/snapshot_frame", self._on_snapshot_frame, callback_group=read_group),
         ]
+
+    def close(self) -> None:
+        self._changes.close()
 
     def resolved_names(self) -> list[str]:
         return [self._node.resolve_service_name(s.srv_name) for s in self.services]
@@ -50,22 +57,22 @@ class ClassServices:
         response.classes = self._class_list()
         return response
 
-    def _on_remove_class(self, request, response):
+    async def _on_remove_class(self, request, response):
         name = request.class_name.strip()
         try:
-            removed = self._engine.forget(name if name else int(request.class_id))
+            removed = await self._changes.run(self._engine.forget, name if name else int(request.class_id))
             response.success, response.message = True, f"removed class {removed.class_id} {removed.name!r}"
         except REQUEST_ERRORS as error:
             response.success, response.message = False, f"not removed: {error}"
             self._log.warning(response.message)
         return response
 
-    def _on_add_class(self, request, response):
+    async def _on_add_class(self, request, response):
         response.success, response.class_id = False, UNKNOWN_ID
         try:
             lambda_novel = request_lambda_novel(request.lambda_novel)
             frames, masks = teaching_arguments(request, self._parameter("max_image_pixels"))
-            result = self._engine.teach(request.class_name, frames, masks, lambda_novel)
+            result = await self._changes.run(self._engine.teach, request.class_name, frames, masks, lambda_novel)
             response.success, response.class_id, response.pixels_used = True, result.entry.class_id, result.pixels
             response.nearest_prototype_distance = result.nearest_distance
             response.nearest_class_name = result.nearest_name
@@ -107,10 +114,10 @@ class ClassServices:
             self._log.warning(response.message)
         return response
 
-    def _on_import_class(self, request, response):
+    async def _on_import_class(self, request, response):
         response.success, response.class_id = False, UNKNOWN_ID
         try:
-            entry = self._engine.import_class(request.class_json, request.class_name)
+            entry = await self._changes.run(self._engine.import_class, request.class_json, request.class_name)
             response.success, response.class_id = True, entry.class_id
             response.message = f"imported class {entry.class_id} {entry.name!r}"
         except REQUEST_ERRORS as error:

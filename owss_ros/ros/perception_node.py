@@ -20,7 +20,9 @@ outputs -> messages, service requests -> ``teach`` / ``forget``, ``ros2 param se
 ``set_scoring``, ``health()`` -> /diagnostics (the class services: :mod:`.class_services`). All the
 logic (threading, latest frame wins, ring buffer, teaching, class store, calibration rule) is the
 engine's. Services, camera callbacks and diagnostics run in separate callback groups of a
-MultiThreadedExecutor; start-up, signals and shut-down are :mod:`.node_lifecycle`'s.
+SingleThreadedExecutor by default (``executor_threads``); class changes await their engine call
+off the executor thread, so a camera frame never waits for teaching. Start-up, signals and
+shut-down are :mod:`.node_lifecycle`'s.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class PerceptionNode(Node):
             raise StartupError(str(error)) from error
         self._engine = OpenWorldEngine(model, params.engine_config(self), scoring, p("overlay_alpha"),
                                        log=self.get_logger())
+        self.executor_threads = p("executor_threads")  # read by node_lifecycle.run_node
         self.latest_frame_id = ""  # of the newest camera frame: ~/class_list and snapshots name it
         self._camera_info: CameraInfo | None = None
 
@@ -236,6 +239,7 @@ class PerceptionNode(Node):
 
     def close(self) -> None:
         self._engine.close()
+        self._class_services.close()
 
 
 def main(argv: list[str] | None = None) -> int:

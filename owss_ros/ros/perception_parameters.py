@@ -81,6 +81,9 @@ STRUCTURAL_PARAMETERS = (
                   "cpu, cuda, cuda:N."),
     ParameterSpec("cpu_threads", 0, "Intra-op CPU threads of torch / onnxruntime; 0 keeps the library "
                   "default.", int_range=(0, 256)),
+    ParameterSpec("executor_threads", 1, "Threads of the node's ROS executor: 1 = a SingleThreadedExecutor "
+                  "(lowest camera-to-output latency, measured; services never block it), more = a "
+                  "MultiThreadedExecutor.", int_range=(1, 64)),
     ParameterSpec("onnx_path", "", "ONNX graph for onnxruntime / tensorrt (exported from model_path). "
                   "Empty: exported on the fly into cache_directory and reused."),
     ParameterSpec("cache_directory", "", "ONNX exports and TensorRT engines. Empty: $OWSS_ROS_CACHE_DIR, "

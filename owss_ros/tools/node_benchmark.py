@@ -68,6 +68,7 @@ class BenchmarkSettings:
     outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     cpu_threads: int = 0  # node parameter cpu_threads, used for the bare backend too; 0 = library default
     cache_directory: str = ""  # "" = the node's default ($OWSS_ROS_CACHE_DIR or ~/.cache/owss_ros)
+    executor_threads: int = 1  # node parameter executor_threads (1 = SingleThreadedExecutor, the default)
     bare_frames: int = 200
     warmup_frames: int = 40  # more than the node's ring buffer (30 frames): it is full before RSS is first read
     rss_period_s: float = 5.0
@@ -232,7 +233,7 @@ def write_node_params(path: Path, settings: BenchmarkSettings) -> Path:
         "model_path": str(settings.model_path), "backend": settings.backend,
         "input_height": settings.input_hw[0], "input_width": settings.input_hw[1],
         "cpu_threads": settings.cpu_threads, "cache_directory": settings.cache_directory,
-        "class_store_path": "", "mask_directory": "", "diagnostics_period": 1.0,
+        "executor_threads": settings.executor_threads, "class_store_path": "", "mask_directory": "", "diagnostics_period": 1.0,
         # as many frames as the run sends: when the node processes them all, warm-up frames are out
         "statistics_window": int(min(100_000, run_frame_count(settings))),
     }
@@ -598,7 +599,8 @@ def format_report(result: dict) -> str:
         f"model {s['model_path']}; backend {s['backend']} -> node: {chosen}"
         f" {node['node_backend'].get('backend.providers', '')}; input {s['input_hw'][0]}x{s['input_hw'][1]};"
         f" camera {s['camera_size_wh'][0]}x{s['camera_size_wh'][1]} rgb8"
-        f"{' from ' + s['bag_path'] if s.get('bag_path') else ''}; cpu_threads {s['cpu_threads'] or 'default'}",
+        f"{' from ' + s['bag_path'] if s.get('bag_path') else ''}; cpu_threads {s['cpu_threads'] or 'default'}"
+        f"; executor_threads {s.get('executor_threads', 1)}",
         f"outputs subscribed: {', '.join(t.rsplit('/', 1)[1] for t in node['outputs'])}; {result['order']}",
     ]
     return "\n".join(header + [""] + _rate_lines(result) + [""] + _latency_lines(result) + [""]
