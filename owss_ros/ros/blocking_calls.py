@@ -1,8 +1,6 @@
 """Blocking engine calls from service handlers, without holding the node's executor.
 
-The node spins a SingleThreadedExecutor (measured: ``scripts/ros_transport_floor.py``, the
-MultiThreadedExecutor's hand-off costs ~0.4 ms p50 and ~4 ms p90 a frame, and loses frames after
-a burst). A handler that waited for ``engine.teach`` (~0.2 s: one network pass per shot on the
+The node spins a SingleThreadedExecutor (why: :mod:`.node_lifecycle`). A handler that waited for ``engine.teach`` (~0.2 s: one network pass per shot on the
 worker) in that one thread would stop camera callbacks for as long. So the changing handlers are
 coroutines: :meth:`BlockingCalls.run` hands the call to a helper thread and ``await``s it; rclpy
 resumes the handler when the result is in, and meanwhile the executor goes on with camera frames

@@ -25,6 +25,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.core.scoring import EDSNormalization, ScoreMode
+from owss_ros.ros.node_lifecycle import DEFAULT_EXECUTOR_THREADS
 
 PACKAGE_NAME = "owss_ros"
 BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
@@ -81,7 +82,7 @@ STRUCTURAL_PARAMETERS = (
                   "cpu, cuda, cuda:N."),
     ParameterSpec("cpu_threads", 0, "Intra-op CPU threads of torch / onnxruntime; 0 keeps the library "
                   "default.", int_range=(0, 256)),
-    ParameterSpec("executor_threads", 1, "Threads of the node's ROS executor: 1 = a SingleThreadedExecutor "
+    ParameterSpec("executor_threads", DEFAULT_EXECUTOR_THREADS, "Threads of the node's ROS executor: 1 = a SingleThreadedExecutor "
                   "(lowest camera-to-output latency, measured; services never block it), more = a "
                   "MultiThreadedExecutor.", int_range=(1, 64)),
     ParameterSpec("onnx_path", "", "ONNX graph for onnxruntime / tensorrt (exported from model_path). "

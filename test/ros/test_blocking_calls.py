@@ -12,37 +12,29 @@ from owss_ros.ros.node_lifecycle import make_executor
 
 
 class Spinning:
-    """A node on its own executor, spun in a thread, with a client node in the same context."""
+    """A server node on the node's single-threaded executor, spun in a thread, and a RosClient (its
+    own node and executor) in the same context to call it."""
 
-    def __init__(self, context, threads: int = 1):
+    def __init__(self, context):
         from rclpy.node import Node
 
+        from owss_ros.tools.ros_client import RosClient
+
         self.node = Node("blocking_calls_server", context=context)
-        self.client_node = Node("blocking_calls_client", context=context)
-        self.executor = make_executor(threads, context)
+        self.executor = make_executor(1, context)
         self.executor.add_node(self.node)
-        self.executor.add_node(self.client_node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.client = RosClient(context, "blocking_calls_client")
 
     def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc):
+        self.client.close()
         self.executor.shutdown()
         self.thread.join(5)
         self.node.destroy_node()
-        self.client_node.destroy_node()
-
-
-def call(client, request, timeout=10.0):
-    assert client.wait_for_service(timeout_sec=5.0)
-    future = client.call_async(request)
-    deadline = time.monotonic() + timeout
-    while not future.done() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert future.done(), "the service call did not finish"
-    return future.result()
 
 
 def test_make_executor_is_single_threaded_for_one_thread(ros_context):
@@ -84,7 +76,7 @@ def test_timers_run_while_a_handler_awaits_a_blocking_call(ros_context):
         spinning.node.create_service(Trigger, "blocking_trigger", handle,
                                      callback_group=MutuallyExclusiveCallbackGroup())
         spinning.node.create_timer(0.01, tick, callback_group=MutuallyExclusiveCallbackGroup())
-        response = call(spinning.client_node.create_client(Trigger, "blocking_trigger"), Trigger.Request())
+        response = spinning.client.call(Trigger, "blocking_trigger", Trigger.Request(), timeout=10.0)
         calls.close()
     assert response.success and response.message == "timer ran during the call"
 
@@ -111,6 +103,6 @@ def test_an_exception_of_the_blocking_call_reaches_the_handler(ros_context):
 
         spinning.node.create_service(Trigger, "failing_trigger", handle)
         # 3 s: a handler nobody wakes stays parked until some other event (measured: > 5 s here)
-        response = call(spinning.client_node.create_client(Trigger, "failing_trigger"), Trigger.Request(), timeout=3.0)
+        response = spinning.client.call(Trigger, "failing_trigger", Trigger.Request(), timeout=3.0)
         calls.close()
     assert response.message == "caught: no such class"
