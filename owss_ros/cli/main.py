@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "owss_ros.cli.sample_known_pixels",
     "owss_ros.cli.metric_space",
     "owss_ros.cli.train_plm",
+    "owss_ros.cli.average_weights",
     "owss_ros.cli.demo",
     "owss_ros.cli.benchmark_node",
     "owss_ros.cli.classes",
