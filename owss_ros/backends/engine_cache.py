@@ -41,6 +41,7 @@ from filelock import FileLock, Timeout
 from owss_ros.backends.tensorrt_compat import RECIPE_VERSION
 from owss_ros.core.atomic_file import atomic_write_bytes, remove_stale_temporaries
 from owss_ros.core.checkpoint import file_fingerprint
+from owss_ros.core.npm import DEFAULT_GRAPH_SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ImageProfile:
 class EngineBuildOptions:
     precision: str = "fp16"
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES
-    max_prototypes: int = 16  # K range of the profile: 1..max_prototypes
+    max_prototypes: int = DEFAULT_GRAPH_SLOTS  # K range of the profile: 1..max_prototypes
     opt_prototypes: int | None = None  # the K TensorRT tunes for; None = max_prototypes
     image: ImageProfile | None = None  # None: the ONNX has a fixed image size
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from owss_ros.backends.base import InferenceBackend
 from owss_ros.backends.engine_cache import DEFAULT_WORKSPACE_BYTES
 from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, GraphMetadataError
+from owss_ros.core.npm import DEFAULT_GRAPH_SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def auto_candidates() -> list[tuple[str, str | None]]:
 
 
 def ensure_onnx(model_path: str | Path, cache_dir: str | Path, label_dtype: str = "uint8",
-                max_prototypes: int = 16, score_resolution: str = DEFAULT_SCORE_RESOLUTION) -> Path:
+                max_prototypes: int = DEFAULT_GRAPH_SLOTS, score_resolution: str = DEFAULT_SCORE_RESOLUTION) -> Path:
     """The cached dynamic-size ONNX export of ``model_path``, exported first when missing."""
     from owss_ros.backends.onnx_export import ExportOptions, export_onnx, read_graph_info
     from owss_ros.core.checkpoint import file_fingerprint
@@ -212,7 +213,7 @@ def _create(name: str, *, model_path, onnx_path, input_hw, output_resolution, to
 def create_backend(name: str = "auto", model_path: str | Path | None = None, onnx_path: str | Path | None = None,
                    input_hw: tuple[int, int] | None = None, output_resolution: str = "model",
                    torch_device: str = "cpu", providers: str | None = None, intra_op_threads: int | None = None,
-                   cache_dir: str | Path | None = None, max_prototypes: int = 16,
+                   cache_dir: str | Path | None = None, max_prototypes: int = DEFAULT_GRAPH_SLOTS,
                    score_resolution: str = DEFAULT_SCORE_RESOLUTION,
                    precision: str = "fp16", workspace_bytes: int = DEFAULT_WORKSPACE_BYTES,
                    device_index: int = 0) -> InferenceBackend:

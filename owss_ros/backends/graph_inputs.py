@@ -5,7 +5,9 @@ Callers describe WHAT is scored (a :class:`~owss_ros.core.class_set.ClassSet` an
 float32 arrays the exported graph takes (:data:`owss_ros.backends.pipeline.INPUT_NAMES` after
 ``image``): the NPM classes as (K, C) prototypes, (K,) thresholds and (K,) 0/1 validity, and the
 packed score vector of :mod:`.score_params`. K is dynamic: the slots up to the last one in use (a
-removed class in between stays as an unused slot, so class ids never move), and 1 unused slot when
+removed class in between stays as an unused slot, so class ids never move), then the taught classes'
+background prototypes (:func:`owss_ros.core.npm.background_prototypes`) as slots with threshold 0
+(never a label; they only keep pixels nearer to them from the taught classes), and 1 unused slot when
 nothing is taught - the novel branch then costs one channel, not ``max_novel_classes``.
 Build once per class-set / scoring change and reuse for every frame.
 """
@@ -34,8 +36,11 @@ class GraphInputs:
         used = int(valid.nonzero().max()) + 1 if bool(valid.any()) else 0  # slots up to the last one in use
         if used == 0:  # graphs need K >= 1: one unused slot
             return cls.unused_slots(1, class_set.embedding_dim, config, class_set.num_base)
-        return cls(_f32(protos[:used].numpy()), _f32(thresholds[:used].numpy()), _f32(valid[:used].numpy()),
-                   _f32(pack_score_params(config, class_set.num_base).numpy()))
+        background = class_set.background_tensor()
+        protos = np.concatenate([protos[:used].numpy(), background.numpy()])
+        thresholds = np.concatenate([thresholds[:used].numpy(), np.zeros(len(background))])
+        valid = np.concatenate([valid[:used].numpy(), np.ones(len(background))])
+        return cls(_f32(protos), _f32(thresholds), _f32(valid), _f32(pack_score_params(config, class_set.num_base).numpy()))
 
     @classmethod
     def unused_slots(cls, slots: int, embedding_dim: int, config: ScoringConfig | None = None,

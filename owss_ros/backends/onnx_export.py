@@ -43,6 +43,7 @@ from owss_ros.backends.pipeline import (
 )
 from owss_ros.backends.score_params import PARAM_NAMES, pack_score_params
 from owss_ros.core.checkpoint import file_fingerprint, load_model
+from owss_ros.core.npm import DEFAULT_GRAPH_SLOTS
 from owss_ros.core.open_set import ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ _ONNX_TYPE_NAMES = {onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.INT32: "in
 
 @dataclass(frozen=True)
 class ExportOptions:
-    max_prototypes: int = 16
+    max_prototypes: int = DEFAULT_GRAPH_SLOTS
     fixed_hw: tuple[int, int] | None = None  # None = dynamic H, W
     score_resolution: str = DEFAULT_SCORE_RESOLUTION
     label_dtype: str = "uint8"  # "int32" for the TensorRT variant (see pipeline.py)

@@ -49,7 +49,7 @@ MAP_OUTPUTS = OUTPUT_NAMES[:3]
 __all__ = ["TensorRTBackend", "TensorRTUnavailableError", "prepare_engine"]
 
 
-TYPICAL_PROTOTYPES = 4  # the K engines are tuned for (dynamic K: slots up to the last taught class)
+TYPICAL_PROTOTYPES = 4  # the K engines are tuned for (dynamic K: slots up to the last taught class, then backgrounds)
 
 
 def prepare_engine(onnx_path: str | Path, input_hw: tuple[int, int] | None, cache_dir: str | Path,

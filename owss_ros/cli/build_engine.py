@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
+from owss_ros.core.npm import DEFAULT_GRAPH_SLOTS
 
 
 def register(subparsers) -> None:
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--fp32", action="store_true", help="build in FP32 (default: FP16 network, FP32 scoring)")
     p.add_argument("--workspace-mib", type=int, default=1024, help="TensorRT workspace limit")
     p.add_argument("--cache-dir", help="cache folder (default: $OWSS_ROS_CACHE_DIR or ~/.cache/owss_ros)")
-    p.add_argument("--max-prototypes", type=int, default=16, help="K_max when exporting with --model")
+    p.add_argument("--max-prototypes", type=int, default=DEFAULT_GRAPH_SLOTS, help="K_max when exporting with --model")
     p.add_argument("--score-resolution", choices=SCORE_RESOLUTIONS, default=DEFAULT_SCORE_RESOLUTION,
                    help="score resolution when exporting with --model")
     p.add_argument("--device", type=int, default=0, help="CUDA device index")

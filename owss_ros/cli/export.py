@@ -15,6 +15,7 @@ import argparse
 import json
 
 from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
+from owss_ros.core.npm import DEFAULT_GRAPH_SLOTS
 
 
 def register(subparsers) -> None:
@@ -23,7 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, help="DMLNet weights (.safetensors)")
     p.add_argument("--out", required=True, help="ONNX file to write (atomically)")
     p.add_argument("--fixed-size", metavar="HxW", help="fix the model input size (default: dynamic)")
-    p.add_argument("--max-prototypes", type=int, default=16, help="largest number of novel class slots K")
+    p.add_argument("--max-prototypes", type=int, default=DEFAULT_GRAPH_SLOTS,
+                   help="largest number of novel slots K (taught classes and their background prototypes)")
     p.add_argument("--score-resolution", choices=SCORE_RESOLUTIONS, default=DEFAULT_SCORE_RESOLUTION,
                    help="score at input resolution, 1/2, 1/4 or 1/8 (cheaper; maps are resized afterwards)")
     p.add_argument("--label-dtype", choices=("uint8", "int32"), default="uint8",

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from owss_ros.core.classes import CITYSCAPES_CLASSES, MAX_CLASS_ID, UNKNOWN_ID
+from owss_ros.core.npm import MAX_BACKGROUND_PER_CLASS
 
 
 class ClassOrigin(str, enum.Enum):
@@ -37,6 +38,9 @@ class ClassEntry:
     pixels: int = 0  # annotated pixels behind the prototype
     shots: int = 0  # annotated images behind the prototype
     created: str = ""  # ISO 8601, UTC
+    # NPM only, beyond the paper: prototypes of what the shots showed the class is not
+    # (owss_ros.core.npm.background_prototypes); scored as lambda-0 slots, never a label
+    background: tuple[tuple[float, ...], ...] = ()
 
 
 class ClassSetError(ValueError):
@@ -106,10 +110,15 @@ class ClassSet:
                 thresholds[k] = e.lambda_novel
         return prototypes, thresholds, valid
 
+    def background_tensor(self) -> Tensor:
+        """(J, C): the background prototypes of all taught classes, in slot order."""
+        rows = [row for e in self.novel_entries for row in e.background]
+        return torch.tensor(rows, dtype=torch.float32).reshape(len(rows), self.embedding_dim)
+
     # -- changes (each returns a new set) --------------------------------------------------
     def with_novel(self, name: str, prototype, *, lambda_novel: float | None = None,
-                   pixels: int = 0, shots: int = 0,
-                   color: tuple[int, int, int] | None = None) -> tuple["ClassSet", ClassEntry]:
+                   pixels: int = 0, shots: int = 0, color: tuple[int, int, int] | None = None,
+                   background=()) -> tuple["ClassSet", ClassEntry]:
         name = name.strip()
         if not name:
             raise ClassSetError("class name is empty")
@@ -122,6 +131,7 @@ class ClassSet:
             raise ClassSetError("prototype contains NaN or infinity")
         if lambda_novel is not None and not (math.isfinite(lambda_novel) and lambda_novel > 0):
             raise ClassSetError(f"lambda_novel must be a positive number, got {lambda_novel}")
+        background_rows = self._background_rows(background)
         used = {self.slot(e) for e in self.novel_entries}
         free = [k for k in range(self.capacity) if k not in used]
         if not free:
@@ -131,10 +141,21 @@ class ClassSet:
             class_id=self.num_base + slot, name=name, origin=ClassOrigin.NPM,
             color=tuple(color) if color is not None else _NOVEL_PALETTE[slot % len(_NOVEL_PALETTE)],
             prototype=vector, lambda_novel=lambda_novel, pixels=int(pixels), shots=int(shots),
-            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), background=background_rows,
         )
         entries = tuple(sorted(self.entries + (entry,), key=lambda e: e.class_id))
         return dataclasses.replace(self, entries=entries), entry
+
+    def _background_rows(self, background) -> tuple[tuple[float, ...], ...]:
+        rows = torch.as_tensor(background if len(background) else torch.zeros(0, self.embedding_dim),
+                               dtype=torch.float64)
+        if rows.dim() != 2 or rows.shape[1] != self.embedding_dim:
+            raise ClassSetError(f"background prototypes must be (J, {self.embedding_dim}), got {tuple(rows.shape)}")
+        if rows.shape[0] > MAX_BACKGROUND_PER_CLASS:
+            raise ClassSetError(f"{rows.shape[0]} background prototypes; at most {MAX_BACKGROUND_PER_CLASS} per class")
+        if not bool(torch.isfinite(rows).all()):
+            raise ClassSetError("a background prototype contains NaN or infinity")
+        return tuple(tuple(float(v) for v in row) for row in rows.tolist())
 
     def without(self, key: str | int) -> tuple["ClassSet", ClassEntry]:
         entry = self.find(key)
@@ -161,3 +182,5 @@ class ClassSet:
                 raise ClassSetError(f"class {e.name!r} id {e.class_id} is outside the novel slots")
             if e.prototype is None or len(e.prototype) != self.embedding_dim:
                 raise ClassSetError(f"class {e.name!r} has no valid prototype")
+            if any(len(row) != self.embedding_dim for row in e.background):
+                raise ClassSetError(f"class {e.name!r} has a background prototype of the wrong size")

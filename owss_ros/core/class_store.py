@@ -32,6 +32,7 @@ def _entry_to_json(e: ClassEntry) -> dict:
         "id": e.class_id, "name": e.name, "origin": e.origin.value, "color": list(e.color),
         "prototype": None if e.prototype is None else list(e.prototype),
         "lambda_novel": e.lambda_novel, "pixels": e.pixels, "shots": e.shots, "created": e.created,
+        "background": [list(row) for row in e.background],
     }
 
 
@@ -42,6 +43,7 @@ def _entry_from_json(d: dict) -> ClassEntry:
         prototype=None if d["prototype"] is None else tuple(float(v) for v in d["prototype"]),
         lambda_novel=None if d.get("lambda_novel") is None else float(d["lambda_novel"]),
         pixels=int(d.get("pixels", 0)), shots=int(d.get("shots", 0)), created=str(d.get("created", "")),
+        background=tuple(tuple(float(v) for v in row) for row in d.get("background", ())),  # absent before 2026-12
     )
 
 

@@ -17,6 +17,17 @@ from owss_ros.core.prototypes import bilinear_weights, upsample
 from owss_ros.core.scoring import Scalar
 
 NO_NOVEL_CLASS = -1
+MAX_BACKGROUND_PER_CLASS = 4  # background prototypes one taught class may hold (graph slots: see GraphInputs)
+DEFAULT_BACKGROUND_PROTOTYPES = 4  # per taught class, chosen on calibration sample drives (scripts/teaching_probe.py)
+DEFAULT_MAX_NOVEL_CLASSES = 16
+
+
+def graph_slots_for(max_novel_classes: int) -> int:
+    """Novel slots a graph must accept: each class slot and up to MAX_BACKGROUND_PER_CLASS backgrounds."""
+    return max_novel_classes * (1 + MAX_BACKGROUND_PER_CLASS)
+
+
+DEFAULT_GRAPH_SLOTS = graph_slots_for(DEFAULT_MAX_NOVEL_CLASSES)
 _FAR = 1.0e30  # distance given to unused prototype slots; finite so exported graphs stay NaN-free
 
 
@@ -106,3 +117,63 @@ def novel_class_beside_base(
     inside = (nearest & (d < threshold)).any(dim=1)
     is_novel = inside & unique_nearest & (d_min < nearest_base_distance)
     return torch.where(is_novel, nearest_novel, torch.full_like(nearest_novel, NO_NOVEL_CLASS))
+
+
+def background_prototypes(embeddings: Tensor, masks: Tensor, unknown: Tensor, count: int,
+                          band_cells: int = 1, min_cells: int = 8, seed: int = 0) -> Tensor:
+    """Beyond the paper: up to ``count`` prototypes of what the shots show the class is *not*.
+
+    Few-shot segmenters take a background prototype from the support image beside the foreground
+    one (PANet, Wang et al., ICCV 2019). Here the base prototypes already stand for the known
+    classes, so only the shots' feature cells the model flags unknown (Eq. 1) *outside* the masks
+    are used: outlier exposure puts every foreign thing near the prototype centroid, the taught
+    prototype included, and these are the anomaly detector's false positives the new class would
+    otherwise take. Their k-means centres become slots with lambda 0 (:func:`novel_class_beside_base`:
+    never a label, but a pixel nearer to one than to the taught prototype is not the class).
+
+    Args:
+        embeddings: (Q, C, h, w) feature-resolution embeddings of the shots.
+        masks: (Q, H, W) binary masks at any resolution (pooled onto the grid like Eq. 11).
+        unknown: (Q, h, w) bool, the cells flagged unknown.
+        count: k-means centres wanted; 0 = none (the paper's NPM).
+        band_cells: cells around the mask left out (the upsampled boundary belongs to neither).
+        min_cells: fewer qualifying cells than this give no background prototype.
+    Returns:
+        (J, C) with J = 0 or min(count, qualifying cells).
+    """
+    if not 0 <= count <= MAX_BACKGROUND_PER_CLASS:
+        raise ValueError(f"count must be in 0..{MAX_BACKGROUND_PER_CLASS}, got {count}")
+    empty = embeddings.new_zeros((0, embeddings.shape[1]))
+    if count == 0:
+        return empty
+    weights = (masks != 0).to(embeddings.dtype)
+    if tuple(weights.shape[-2:]) != tuple(embeddings.shape[-2:]):
+        weights = pooled_mask(weights, tuple(embeddings.shape[-2:]))
+    near_mask = weights[:, None] > 0
+    if band_cells > 0:
+        near_mask = torch.nn.functional.max_pool2d(near_mask.to(embeddings.dtype), 2 * band_cells + 1,
+                                                   stride=1, padding=band_cells) > 0
+    cells = embeddings.permute(0, 2, 3, 1)[unknown.to(torch.bool) & ~near_mask[:, 0]]
+    if len(cells) < max(min_cells, 1):
+        return empty
+    return kmeans_centres(cells.float(), min(count, len(cells)), seed=seed).to(embeddings.dtype)
+
+
+def kmeans_centres(points: Tensor, count: int, iterations: int = 20, seed: int = 0) -> Tensor:
+    """(count, C) centres of (P, C) points: k-means++ seeding from a fixed seed, then Lloyd steps."""
+    generator = torch.Generator().manual_seed(seed)
+    centres = points[torch.randint(len(points), (1,), generator=generator)]
+    while len(centres) < count:
+        nearest = torch.cdist(points, centres).amin(dim=1) ** 2
+        if float(nearest.sum()) == 0.0:  # fewer distinct points than centres
+            break
+        pick = torch.multinomial(nearest / nearest.sum(), 1, generator=generator)
+        centres = torch.cat([centres, points[pick]])
+    for _ in range(iterations):
+        assignment = torch.cdist(points, centres).argmin(dim=1)
+        moved = torch.stack([points[assignment == j].mean(dim=0) if bool((assignment == j).any()) else centres[j]
+                             for j in range(len(centres))])
+        if torch.equal(moved, centres):
+            break
+        centres = moved
+    return centres

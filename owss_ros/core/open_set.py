@@ -93,6 +93,12 @@ def anomaly_probability(base_distances: Tensor, config: ScoringConfig) -> Tensor
     return select_score(scores_of(base_distances, config), config.score_mode)
 
 
+def unknown_cells(embedding: Tensor, config: ScoringConfig) -> Tensor:
+    """(B, h, w) bool: Eq. 1's unknown test on (B, C, h, w) embeddings at their own resolution (the
+    background cells of :func:`owss_ros.core.npm.background_prototypes`)."""
+    return anomaly_probability(one_hot_squared_distances(embedding, config.temperature), config) > config.lambda_out
+
+
 def scores_of(base_distances: Tensor, config: ScoringConfig) -> dict[ScoreMode, Tensor]:
     """All three DMLNet scores (:func:`owss_ros.core.scoring.dml_scores`) with ``config``'s parameters."""
     s_low, s_high = config.resolved_eds_range(base_distances.shape[1])

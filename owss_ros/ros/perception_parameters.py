@@ -23,6 +23,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from owss_ros.backends.onnx_metadata import DEFAULT_SCORE_RESOLUTION, SCORE_RESOLUTIONS
+from owss_ros.core.npm import DEFAULT_BACKGROUND_PROTOTYPES, MAX_BACKGROUND_PER_CLASS
 from owss_ros.core.open_set import ScoringConfig
 from owss_ros.core.scoring import EDSNormalization, ScoreMode
 from owss_ros.ros.node_lifecycle import DEFAULT_EXECUTOR_THREADS
@@ -126,6 +127,10 @@ STRUCTURAL_PARAMETERS = (
     ParameterSpec("stamp_tolerance", 0.0, "AddClass.frame_stamps match the nearest buffered frame within "
                   "this many seconds (0: exact match only).", float_range=(0.0, 10.0)),
     ParameterSpec("max_shots", 16, "Most frames (masks) in one AddClass request.", int_range=(1, 256)),
+    ParameterSpec("teach_background_prototypes", DEFAULT_BACKGROUND_PROTOTYPES,
+                  "Beyond the paper: background prototypes a taught class keeps from its shots (k-means centres "
+                  "of the cells flagged unknown outside the masks); a pixel nearer to one is not the class. "
+                  "0 = the paper's NPM.", int_range=(0, MAX_BACKGROUND_PER_CLASS)),
     ParameterSpec("max_image_pixels", 16_777_216, "Larger frames and masks are refused.",
                   int_range=(1, 1 << 30)),
     ParameterSpec("subscribe_image", True, "Subscribe to sensor_msgs/Image on 'image'."),
@@ -252,4 +257,5 @@ def engine_config(node):
         ring_buffer_size=p("ring_buffer_size"), ring_buffer_seconds=p("ring_buffer_seconds"),
         ring_buffer_max_bytes=p("ring_buffer_max_bytes"), pinned_frames=p("pinned_frames"),
         pinned_frame_timeout_s=p("pinned_frame_timeout"), stamp_tolerance_s=p("stamp_tolerance"), max_shots=p("max_shots"),
+        background_prototypes=p("teach_background_prototypes"),
         max_image_pixels=p("max_image_pixels"), statistics_window=p("statistics_window"))

@@ -50,7 +50,14 @@ from owss_ros.core.class_names import (
 from owss_ros.core.class_set import ClassEntry, ClassOrigin, ClassSet, ClassSetError
 from owss_ros.core.class_store import ClassStoreError, decode_taught_class, encode_taught_class
 from owss_ros.core.classes import CITYSCAPES_CLASSES, UNKNOWN_ID
-from owss_ros.core.open_set import ScoringConfig
+from owss_ros.core.npm import (
+    DEFAULT_BACKGROUND_PROTOTYPES,
+    DEFAULT_MAX_NOVEL_CLASSES,
+    MAX_BACKGROUND_PER_CLASS,
+    background_prototypes,
+    graph_slots_for,
+)
+from owss_ros.core.open_set import ScoringConfig, unknown_cells
 from owss_ros.runtime.class_registry import ClassChangeRefused, ClassRegistry
 from owss_ros.runtime.frames import Frame, FrameRejectedError
 from owss_ros.runtime.mask_files import MaskFileError, read_mask_png, resolve_mask_path
@@ -95,7 +102,7 @@ class EngineConfig:
     score_resolution: str = DEFAULT_SCORE_RESOLUTION  # one of backends.onnx_metadata.SCORE_RESOLUTIONS
     class_store_path: str = ""  # "" = memory only
     class_store_on_error: str = "refuse"  # refuse | base_only
-    max_novel_classes: int = 16
+    max_novel_classes: int = DEFAULT_MAX_NOVEL_CLASSES
     mask_directory: str = ""  # "" = mask files disabled
     ring_buffer_size: int = 300  # most frames kept for teaching by stamp; 0 disables
     ring_buffer_seconds: float = 10.0  # frames that arrived in the last this many seconds; 0 disables
@@ -104,6 +111,7 @@ class EngineConfig:
     pinned_frame_timeout_s: float = 300.0
     stamp_tolerance_s: float = 0.0
     max_shots: int = 16
+    background_prototypes: int = DEFAULT_BACKGROUND_PROTOTYPES  # per taught class; 0 = the paper's NPM
     max_image_pixels: int = 16_777_216
     statistics_window: int = 300
 
@@ -150,8 +158,8 @@ class TeachResult:
     def message(self) -> str:
         threshold = "the node's lambda_novel" if self.lambda_novel is None else f"lambda_novel {self.lambda_novel:g}"
         return (f"added class {self.entry.class_id} {self.entry.name!r} from {self.shots} shot(s), {self.pixels} "
-                f"pixels at model resolution, {threshold}; nearest prototype {self.nearest_name!r} at squared "
-                f"distance {self.nearest_distance:.3f}")
+                f"pixels at model resolution, {threshold}, {len(self.entry.background)} background prototype(s); "
+                f"nearest prototype {self.nearest_name!r} at squared distance {self.nearest_distance:.3f}")
 
 
 @dataclass
@@ -178,12 +186,14 @@ def build_backend(model_path: Path, c: EngineConfig) -> InferenceBackend:
             torch_device=_torch_device(c.device),
             intra_op_threads=c.cpu_threads or None,
             cache_dir=Path(c.cache_directory).expanduser() if c.cache_directory else default_cache_dir(),
-            max_prototypes=c.max_novel_classes, precision=c.tensorrt_precision)
+            max_prototypes=graph_slots_for(c.max_novel_classes), precision=c.tensorrt_precision)
+        needed = graph_slots_for(c.max_novel_classes)
         graph_slots = backend.describe().get("max_prototypes")
-        if graph_slots is not None and int(graph_slots) < c.max_novel_classes:
-            raise ValueError(f"the {backend.name} graph accepts {graph_slots} novel prototype slots, fewer than "
-                             f"max_novel_classes {c.max_novel_classes}: re-export it with --max-prototypes "
-                             f"{c.max_novel_classes} or lower max_novel_classes")
+        if graph_slots is not None and int(graph_slots) < needed:
+            raise ValueError(f"the {backend.name} graph accepts {graph_slots} novel prototype slots, fewer than the "
+                             f"{needed} that max_novel_classes {c.max_novel_classes} needs (each class and up to "
+                             f"{MAX_BACKGROUND_PER_CLASS} background prototypes): re-export it with "
+                             f"--max-prototypes {needed} or lower max_novel_classes")
     except Exception as error:  # noqa: BLE001 - any failure: say which backend and why
         raise StartupError(f"cannot create the {c.backend!r} backend: {error}") from error
     return backend
@@ -434,6 +444,7 @@ class OpenWorldEngine:
         prototype, pixels = prototype_from_embeddings(embeddings, input_masks)
         if not np.isfinite(prototype).all():
             raise TeachingError("the prototype is not finite (the model produced NaN)")
+        background = self._background(embeddings, input_masks)
 
         guard = self.model.known_pixels
         if lambda_novel is None and guard is not None:  # the operator gave no radius: cap the node's by the guard
@@ -444,7 +455,7 @@ class OpenWorldEngine:
             check_distinct_prototype_in(current, prototype, name)
             nearest = nearest_prototype(current, prototype, self.model.spec.temperature)
             new_set, entry = current.with_novel(name, prototype, lambda_novel=lambda_novel, pixels=pixels,
-                                                shots=len(shots))
+                                                shots=len(shots), background=background)
             return new_set, (entry, nearest)
 
         entry, (nearest_name, nearest_distance) = self._registry.change(add, self._class_set_committed)
@@ -452,6 +463,14 @@ class OpenWorldEngine:
         result = TeachResult(entry, len(shots), pixels, lambda_novel, nearest_name, nearest_distance)
         self._log.info(result.message)
         return result
+
+    def _background(self, embeddings: list[np.ndarray], input_masks: list[np.ndarray]) -> np.ndarray:
+        """(J, C) background prototypes of the shots (beyond the paper, core.npm.background_prototypes):
+        the cells the current scoring flags unknown outside the masks."""
+        features = torch.from_numpy(np.stack(embeddings))
+        unknown = unknown_cells(features, self._snapshot.config)
+        masks = torch.from_numpy(np.stack(input_masks))
+        return background_prototypes(features, masks, unknown, self.config.background_prototypes).numpy()
 
     def _embed(self, shots) -> list[np.ndarray]:
         """(C, h, w) float32 feature-resolution embeddings of the shots' frames (on the worker thread)."""

@@ -105,4 +105,4 @@ def with_imported(current: ClassSet, exported: ClassEntry, name: str = "") -> tu
     check_free_slot(current)
     check_distinct_prototype_in(current, exported.prototype, name)
     return current.with_novel(name, exported.prototype, lambda_novel=exported.lambda_novel,
-                              pixels=exported.pixels, shots=exported.shots)
+                              pixels=exported.pixels, shots=exported.shots, background=exported.background)

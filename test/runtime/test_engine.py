@@ -396,3 +396,21 @@ def test_score_resolution_reaches_the_backend_and_maps_keep_the_model_size(model
         assert agreement > 0.99
     else:
         assert 0.8 < agreement < 1.0  # coarser scoring: close to, not equal to, the input-resolution maps
+
+
+def test_teaching_keeps_background_prototypes_that_only_take_pixels_from_the_class(model_path, tmp_path):
+    frame, mask = box_frame()
+    plain = make_engine(model_path, tmp_path / "plain", background_prototypes=0)
+    with_background = make_engine(model_path, tmp_path / "background", background_prototypes=2)
+    assert plain.teach("box", [frame], [mask], lambda_novel=1e3).entry.background == ()
+    result = with_background.teach("box", [frame], [mask], lambda_novel=1e3)
+    assert len(result.entry.background) == 2 and "2 background prototype(s)" in result.message
+    other, _ = box_frame(background=(90, 40, 40), box=(50, 90, 100, 150))
+    for test_frame in (frame, other):
+        taught_plain = plain.process(Frame.of_array(test_frame), ALL).open_labels == 19
+        outputs = with_background.process(Frame.of_array(test_frame), ALL)
+        expected = reference(model_path, test_frame, with_background.class_set, with_background.scoring)
+        np.testing.assert_array_equal(outputs.open_labels, expected.open_labels)
+        taught = outputs.open_labels == 19
+        assert not (taught & ~taught_plain).any()  # a background never adds a pixel to the class
+    assert (taught_plain & ~taught).any()  # and here takes some away
