@@ -43,6 +43,22 @@ class ClassEntry:
     background: tuple[tuple[float, ...], ...] = ()
 
 
+def _backgrounds_outside_other_classes(entries) -> tuple[ClassEntry, ...]:
+    """The rule that keeps background prototypes from blocking another taught class: a background
+    row that lies within another taught class's radius (||b - m_j||^2 < lambda_novel_j) is dropped,
+    for the class being added and for those already there (a background slot takes a pixel from
+    every taught class it is nearest to, so one inside class j's ball would cut into class j)."""
+    taught = [e for e in entries if e.origin is ClassOrigin.NPM and e.lambda_novel is not None]
+    kept = []
+    for e in entries:
+        if e.background:
+            rows = tuple(row for row in e.background if not any(
+                other is not e and math.dist(row, other.prototype) ** 2 < other.lambda_novel for other in taught))
+            e = dataclasses.replace(e, background=rows) if rows != e.background else e
+        kept.append(e)
+    return tuple(kept)
+
+
 class ClassSetError(ValueError):
     """A requested change to a class set is invalid; the set is left unchanged."""
 
@@ -143,7 +159,8 @@ class ClassSet:
             prototype=vector, lambda_novel=lambda_novel, pixels=int(pixels), shots=int(shots),
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), background=background_rows,
         )
-        entries = tuple(sorted(self.entries + (entry,), key=lambda e: e.class_id))
+        entries = _backgrounds_outside_other_classes(sorted(self.entries + (entry,), key=lambda e: e.class_id))
+        entry = next(e for e in entries if e.class_id == entry.class_id)
         return dataclasses.replace(self, entries=entries), entry
 
     def _background_rows(self, background) -> tuple[tuple[float, ...], ...]:

@@ -81,9 +81,9 @@ def test_a_background_slot_never_labels_but_takes_its_pixels_from_the_class():
 
 def _class_set_with_background():
     class_set = ClassSet.from_base(["a", "b", "c", "d"], capacity=3)
-    class_set, _ = class_set.with_novel("x", [1.0, 0, 0, 0], lambda_novel=2.0, background=[[0, 1.0, 0, 0]])
+    class_set, _ = class_set.with_novel("x", [1.0, 0, 0, 0], lambda_novel=2.0, background=[[0, 5.0, 0, 0]])
     class_set, _ = class_set.with_novel("y", [0, 0, 1.0, 0], lambda_novel=3.0,
-                                        background=[[0, 0, 0, 1.0], [0, 0, 0, 2.0]])
+                                        background=[[0, 0, 0, 5.0], [0, 0, 0, 6.0]])
     return class_set
 
 
@@ -92,11 +92,11 @@ def test_graph_inputs_put_backgrounds_after_the_class_slots_with_threshold_zero(
     assert inputs.slots == 2 + 3
     assert inputs.novel_thresholds.tolist() == [2.0, 3.0, 0.0, 0.0, 0.0]
     assert inputs.novel_valid.tolist() == [1.0] * 5
-    assert inputs.novel_prototypes[2:].tolist() == [[0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 2]]
+    assert inputs.novel_prototypes[2:].tolist() == [[0, 5, 0, 0], [0, 0, 0, 5], [0, 0, 0, 6]]
     removed, _ = _class_set_with_background().without("x")
     after = GraphInputs.build(removed, ScoringConfig())  # y keeps slot 1 (its id); x's background goes
     assert after.novel_valid.tolist() == [0.0, 1.0, 1.0, 1.0]
-    assert after.novel_prototypes[2:].tolist() == [[0, 0, 0, 1], [0, 0, 0, 2]]
+    assert after.novel_prototypes[2:].tolist() == [[0, 0, 0, 5], [0, 0, 0, 6]]
 
 
 @pytest.mark.parametrize("background, reason", [
@@ -124,3 +124,14 @@ def test_a_store_written_before_backgrounds_loads_with_none():
     payload = {k: v for k, v in document.items() if k not in ("format", "version", "sha256")}
     document["sha256"] = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     assert decode_class_set(json.dumps(document).encode()).find("x").background == ()
+
+
+def test_a_background_inside_another_taught_class_is_dropped_both_ways():
+    class_set = ClassSet.from_base(["a", "b", "c", "d"], capacity=3)
+    class_set, _ = class_set.with_novel("x", [1.0, 0, 0, 0], lambda_novel=1.0,
+                                        background=[[0, 0, 3.0, 0], [0, 0, 0, 3.0]])
+    # y's radius holds x's first background; y's own second background lies inside x's radius
+    class_set, y = class_set.with_novel("y", [0, 0, 2.5, 0], lambda_novel=1.0,
+                                        background=[[0, 3.0, 0, 0], [1.2, 0, 0, 0]])
+    assert class_set.find("x").background == ((0.0, 0.0, 0.0, 3.0),)
+    assert y.background == ((0.0, 3.0, 0.0, 0.0),) == class_set.find("y").background

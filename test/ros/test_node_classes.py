@@ -151,7 +151,7 @@ def test_add_class_from_images_and_masks(client, backend, work_dir, model_path):
 
     open_set = open_set_of(client, frame, 100)
     class_set, _ = ClassSet.cityscapes(capacity=5).with_novel(
-        "yellow_box", entry.prototype, lambda_novel=expected.lambda_novel)
+        "yellow_box", entry.prototype, lambda_novel=expected.lambda_novel, background=entry.background)
     reference = local_infer(backend, frame, class_set).open_labels
     assert (open_set == reference).mean() > 0.99
     inside = (open_set[expected.mask] == 19).mean()
@@ -177,7 +177,11 @@ def test_add_class_from_frame_stamps_and_mask_paths(client, backend, work_dir):
     inside = (open_set[expected.mask] == 20).mean()
     outside = (open_set[~expected.mask] == 20).mean()
     assert inside > 0.85 and outside < 0.2, (inside, outside)
-    assert (open_set_of(client, YELLOW_BOX[0], 202)[Teaching(backend, *YELLOW_BOX).mask] == 19).mean() > 0.85
+    yellow = open_set_of(client, YELLOW_BOX[0], 202)
+    assert (yellow == local_infer(backend, YELLOW_BOX[0], stored, config).open_labels).mean() > 0.99
+    # red_box's background prototypes (cells its shot flags unknown) may take a few of yellow_box's edge
+    # pixels: a pixel nearest to a background gets no taught class
+    assert (yellow[Teaching(backend, *YELLOW_BOX).mask] == 19).mean() > 0.8
 
 
 def test_newest_frame_and_nearest_stamp_within_tolerance(client, backend):
