@@ -179,6 +179,7 @@ def base_class_set(class_names: Sequence[str], capacity: int) -> ClassSet:
 def build_backend(model_path: Path, c: EngineConfig) -> InferenceBackend:
     """The backend the engine runs for ``c`` (also what the node benchmark measures bare);
     StartupError says which backend and why not."""
+    needed = graph_slots_for(c.max_novel_classes)
     try:
         backend = create_backend(
             c.backend, model_path=model_path, onnx_path=c.onnx_path or None, input_hw=c.input_hw,
@@ -186,8 +187,7 @@ def build_backend(model_path: Path, c: EngineConfig) -> InferenceBackend:
             torch_device=_torch_device(c.device),
             intra_op_threads=c.cpu_threads or None,
             cache_dir=Path(c.cache_directory).expanduser() if c.cache_directory else default_cache_dir(),
-            max_prototypes=graph_slots_for(c.max_novel_classes), precision=c.tensorrt_precision)
-        needed = graph_slots_for(c.max_novel_classes)
+            max_prototypes=needed, precision=c.tensorrt_precision)
         graph_slots = backend.describe().get("max_prototypes")
         if graph_slots is not None and int(graph_slots) < needed:
             raise ValueError(f"the {backend.name} graph accepts {graph_slots} novel prototype slots, fewer than the "
