@@ -3,12 +3,10 @@
 Callers describe WHAT is scored (a :class:`~owss_ros.core.class_set.ClassSet` and a
 :class:`~owss_ros.core.open_set.ScoringConfig`); :meth:`GraphInputs.build` turns that into the
 float32 arrays the exported graph takes (:data:`owss_ros.backends.pipeline.INPUT_NAMES` after
-``image``): the NPM classes as (K, C) prototypes, (K,) thresholds and (K,) 0/1 validity, and the
-packed score vector of :mod:`.score_params`. K is dynamic: the slots up to the last one in use (a
-removed class in between stays as an unused slot, so class ids never move), then the taught classes'
-background prototypes (:func:`owss_ros.core.npm.background_prototypes`) as slots with threshold 0
-(never a label; they only keep pixels nearer to them from the taught classes), and 1 unused slot when
-nothing is taught - the novel branch then costs one channel, not ``max_novel_classes``.
+``image``): the NPM decision slots of :meth:`~owss_ros.core.class_set.ClassSet.decision_slots` as
+(K, C) prototypes, (K,) thresholds and (K,) 0/1 validity, and the packed score vector of
+:mod:`.score_params`. K is dynamic (the used class slots, then the background prototypes), and 1
+unused slot when nothing is taught - the novel branch then costs one channel, not ``max_novel_classes``.
 Build once per class-set / scoring change and reuse for every frame.
 """
 
@@ -32,15 +30,11 @@ class GraphInputs:
     @classmethod
     def build(cls, class_set, config: ScoringConfig) -> "GraphInputs":
         """The inputs that score with ``config`` and know the taught classes of ``class_set``."""
-        protos, thresholds, valid = class_set.novel_tensors(config.lambda_novel)
-        used = int(valid.nonzero().max()) + 1 if bool(valid.any()) else 0  # slots up to the last one in use
-        if used == 0:  # graphs need K >= 1: one unused slot
+        protos, thresholds, valid = class_set.decision_slots(config.lambda_novel)
+        if len(protos) == 0:  # graphs need K >= 1: one unused slot
             return cls.unused_slots(1, class_set.embedding_dim, config, class_set.num_base)
-        background = class_set.background_tensor()
-        protos = np.concatenate([protos[:used].numpy(), background.numpy()])
-        thresholds = np.concatenate([thresholds[:used].numpy(), np.zeros(len(background))])
-        valid = np.concatenate([valid[:used].numpy(), np.ones(len(background))])
-        return cls(_f32(protos), _f32(thresholds), _f32(valid), _f32(pack_score_params(config, class_set.num_base).numpy()))
+        return cls(_f32(protos.numpy()), _f32(thresholds.numpy()), _f32(valid.numpy()),
+                   _f32(pack_score_params(config, class_set.num_base).numpy()))
 
     @classmethod
     def unused_slots(cls, slots: int, embedding_dim: int, config: ScoringConfig | None = None,

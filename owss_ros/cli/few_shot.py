@@ -55,6 +55,12 @@ def register(subparsers) -> None:
     p.add_argument("--guard-quantile", type=float, metavar="Q",
                    help="with --known-pixels: the share of the sample a class may take (default: the sample's "
                         "own, set by sample-known-pixels)")
+    p.add_argument("--background-prototypes", type=int, default=0, metavar="K",
+                   help="beyond the paper, as the node teaches: up to K (0-4) background prototypes per NPM "
+                        "class from the shots' cells flagged unknown outside the masks (default 0 = the paper)")
+    p.add_argument("--unknown-calibration", metavar="YAML",
+                   help="the base model's calibration.yaml (lambda_out and its scoring): which shot cells "
+                        "are unknown, for --background-prototypes")
     p.add_argument("--max-val-images", type=int, default=0, help="evaluate on the first N val images (0 = all)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--out", default="runs/few_shot", help="output folder (few_shot_results.json, table.md)")
@@ -72,7 +78,7 @@ def run(args) -> int:
     from owss_ros.evaluation.networks import load_network
     from owss_ros.core.atomic_file import atomic_write_text
     from owss_ros.evaluation.report_io import command_line, write_json
-    from owss_ros.core.calibration import load_calibration
+    from owss_ros.core.calibration import CalibrationError, load_calibration
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -88,7 +94,22 @@ def run(args) -> int:
         if lambda_novel is None:
             print(f"few-shot: {args.calibration_file} has no lambda_novel", file=sys.stderr)
             return 2
+    if args.background_prototypes and not args.unknown_calibration:
+        print("few-shot: --background-prototypes needs --unknown-calibration", file=sys.stderr)
+        return 2
     base = load_network(args.base_model, "dml")
+    scoring = None
+    if args.unknown_calibration:
+        unknown_calibration = load_calibration(Path(args.unknown_calibration))
+        try:
+            unknown_calibration.check_model(base.fingerprint, base.spec.temperature)
+        except CalibrationError as error:
+            print(f"few-shot: --unknown-calibration: {error}", file=sys.stderr)
+            return 2
+        if unknown_calibration.lambda_out is None:
+            print(f"few-shot: {args.unknown_calibration} has no lambda_out", file=sys.stderr)
+            return 2
+        scoring = unknown_calibration.scoring_config()
     if args.calibration_file:  # lambda_novel is a distance in the base model's space: its calibration only
         load_calibration(Path(args.calibration_file)).check_model(base.fingerprint, base.spec.temperature)
     oracle = load_network(args.oracle_model, "dml") if args.oracle_model else None
@@ -102,7 +123,8 @@ def run(args) -> int:
     teaching = TeachingOptions(plm_steps=args.plm_steps, plm_lr=args.plm_lr, ft_steps=args.ft_steps,
                                ft_lr=args.ft_lr, lambda_vl=args.lambda_vl, lambda_novel=lambda_novel,
                                novel_quantile=args.novel_quantile, known_pixels=known_pixels,
-                               methods=tuple(args.methods))
+                               methods=tuple(args.methods), background_prototypes=args.background_prototypes,
+                               scoring=scoring)
     settings = FewShotSettings(
         data_root=args.data, novel_classes=tuple(args.novel_classes), stages=tuple(args.stages),
         shots=tuple(args.shots), draws=args.draws, first_seed=args.first_seed, train_split=args.train_split,

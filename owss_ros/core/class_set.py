@@ -126,6 +126,20 @@ class ClassSet:
                 thresholds[k] = e.lambda_novel
         return prototypes, thresholds, valid
 
+    def decision_slots(self, default_lambda_novel: float) -> tuple[Tensor, Tensor, Tensor]:
+        """The NPM decision's (K, C) prototypes, (K,) thresholds and (K,) 0/1 validity
+        (:func:`owss_ros.core.npm.novel_class_beside_base`): the slots up to the last one in use (a
+        removed class in between stays an unused slot, so class ids never move), then the taught
+        classes' background prototypes as valid slots with threshold 0 (never a label). K = 0 when
+        nothing is taught."""
+        prototypes, thresholds, valid = self.novel_tensors(default_lambda_novel)
+        used = int(valid.nonzero().max()) + 1 if bool(valid.any()) else 0
+        if used == 0:
+            return prototypes[:0], thresholds[:0], valid[:0]
+        background = self.background_tensor()
+        return (torch.cat([prototypes[:used], background]), torch.cat([thresholds[:used], torch.zeros(len(background))]),
+                torch.cat([valid[:used], torch.ones(len(background))]))
+
     def background_tensor(self) -> Tensor:
         """(J, C): the background prototypes of all taught classes, in slot order."""
         rows = [row for e in self.novel_entries for row in e.background]

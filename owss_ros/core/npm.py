@@ -169,10 +169,11 @@ def kmeans_centres(points: Tensor, count: int, iterations: int = 20, seed: int =
             break
         pick = torch.multinomial(nearest / nearest.sum(), 1, generator=generator)
         centres = torch.cat([centres, points[pick]])
-    for _ in range(iterations):
-        assignment = torch.cdist(points, centres).argmin(dim=1)
-        moved = torch.stack([points[assignment == j].mean(dim=0) if bool((assignment == j).any()) else centres[j]
-                             for j in range(len(centres))])
+    for _ in range(iterations):  # Lloyd steps as two scatter-adds (no per-centre Python loop: teaching runs
+        assignment = torch.cdist(points, centres).argmin(dim=1)  # beside the frame loop, GIL shared)
+        counts = torch.bincount(assignment, minlength=len(centres)).to(points.dtype)[:, None]
+        sums = torch.zeros_like(centres).index_add_(0, assignment, points)
+        moved = torch.where(counts > 0, sums / counts.clamp(min=1), centres)
         if torch.equal(moved, centres):
             break
         centres = moved

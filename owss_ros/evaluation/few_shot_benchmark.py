@@ -206,7 +206,11 @@ def run_few_shot_benchmark(base: LoadedNetwork, settings: FewShotSettings,
         "shots": list(settings.shots), "draws": settings.draws, "seeds": [settings.first_seed + d for d in
                                                                           range(settings.draws)],
         "min_shot_pixels": settings.min_shot_pixels,
-        "teaching": {**{k: v for k, v in teaching.__dict__.items() if k != "known_pixels"},
+        "teaching": {**{k: v for k, v in teaching.__dict__.items() if k not in ("known_pixels", "scoring")},
+                     "unknown_scoring": (None if teaching.scoring is None else
+                                         {"lambda_out": teaching.scoring.lambda_out,
+                                          "score_mode": teaching.scoring.score_mode.value,
+                                          "eds_normalization": teaching.scoring.eds_normalization.value}),
                      "methods": list(teaching.methods),
                      "novel_guard": (None if teaching.known_pixels is None else
                                      {"quantile": teaching.known_pixels.guard_quantile,

@@ -3,7 +3,10 @@
 For a base DMLNet with N classes and novel classes added in order (car, then truck, then bus):
 
 * ``NPM`` (Sec. 4.3, no training): Eq. 11 prototype from the shots' embeddings; Eq. 12 decision
-  with a lambda_novel per class (given, or from :mod:`.novel_threshold`'s rule on the shots);
+  with a lambda_novel per class (given, or from :mod:`.novel_threshold`'s rule on the shots); with
+  ``background_prototypes`` > 0 (beyond the paper, as the node teaches) each class also keeps the
+  background prototypes of :func:`owss_ros.core.npm.background_prototypes`, and the decision reads
+  the slots of :meth:`owss_ros.core.class_set.ClassSet.decision_slots`, the node's own layout;
 * ``PLM-all`` (Algorithm 1 inference with every branch head) and ``PLM-latest`` (only the newest
   branch head, N + k outputs, argmin): branch heads trained with
   :func:`owss_ros.core.plm.train_branch_head` on the frozen encoder, heads built like the model's
@@ -22,8 +25,9 @@ import torch
 from torch import Tensor
 
 from owss_ros.core.dmlnet import DMLNet, close_set_prediction
-from owss_ros.core.npm import novel_class_index, novel_prototype
-from owss_ros.core.open_set import combine_open_set
+from owss_ros.core.class_set import ClassSet
+from owss_ros.core.npm import background_prototypes, novel_class_index, novel_prototype
+from owss_ros.core.open_set import ScoringConfig, combine_open_set, unknown_cells
 from owss_ros.core.plm import PLMSegmenter, train_branch_head
 from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances, upsample
 from owss_ros.core.scoring import close_set_labels
@@ -33,6 +37,7 @@ from owss_ros.evaluation.novel_threshold import DEFAULT_NOVEL_QUANTILE, shot_dis
 from owss_ros.evaluation.shot_sampler import ShotSet
 
 FEW_SHOT_METHODS = ("FT", "PLM-latest", "PLM-all", "NPM")
+MAX_TAUGHT_CLASSES = 16
 
 
 @dataclass
@@ -47,6 +52,12 @@ class TeachingOptions:
     known_pixels: KnownPixelSample | None = None  # NPM guard: cap lambda_novel (owss_ros.core.novel_guard)
     methods: Sequence[str] = FEW_SHOT_METHODS
     seed: int = 0  # seeds the fresh PLM heads / FT output channels
+    background_prototypes: int = 0  # per NPM class, beyond the paper; 0 = the paper's NPM
+    scoring: ScoringConfig | None = None  # the base model's calibrated scoring: its unknown cells (Eq. 1)
+
+    def __post_init__(self) -> None:
+        if self.background_prototypes and (self.scoring is None or self.scoring.lambda_out is None):
+            raise ValueError("background prototypes need the base model's calibrated scoring (lambda_out)")
 
 
 @dataclass
@@ -57,6 +68,7 @@ class TaughtModels:
     methods: Sequence[str]
     prototypes: list[Tensor] = field(default_factory=list)  # NPM, (N,) each
     thresholds: list[float] = field(default_factory=list)  # NPM lambda_novel per class
+    class_sets: list[ClassSet] = field(default_factory=list)  # NPM: the class set after k classes, k = 1, 2, ...
     segmenter: PLMSegmenter | None = None
     fine_tuned: dict[int, DMLNet] = field(default_factory=dict)  # FT model after k classes
 
@@ -91,6 +103,7 @@ def teach_classes(base: DMLNet, shot_sets: Sequence[ShotSet], options: TeachingO
             if options.known_pixels is not None:
                 threshold, _ = options.known_pixels.bounded_lambda(threshold, prototype)
             taught.thresholds.append(threshold)
+            taught.class_sets.append(_with_npm_class(taught, shots, prototype, threshold, embeddings, options))
         if taught.segmenter is not None:
             torch.manual_seed(options.seed * 1000 + index)
             train_branch_head(taught.segmenter, shots.images, shots.masks, base.net.new_head,
@@ -102,6 +115,21 @@ def teach_classes(base: DMLNet, shot_sets: Sequence[ShotSet], options: TeachingO
             if index + 1 in keep_ft_after:
                 taught.fine_tuned[index + 1] = fine_tuned
     return taught
+
+
+def _with_npm_class(taught: TaughtModels, shots: ShotSet, prototype: Tensor, threshold: float,
+                    embeddings: Tensor, options: TeachingOptions) -> ClassSet:
+    """The class set after one more NPM class (with its background prototypes, if asked for)."""
+    if taught.class_sets:
+        class_set = taught.class_sets[-1]
+    else:
+        class_set = ClassSet.from_base([f"base {i}" for i in range(taught.num_base)], capacity=MAX_TAUGHT_CLASSES)
+    background = ()
+    if options.background_prototypes:
+        unknown = unknown_cells(embeddings, options.scoring)
+        background = background_prototypes(embeddings, shots.masks, unknown, options.background_prototypes)
+    return class_set.with_novel(shots.class_name, prototype.to(torch.float32), lambda_novel=float(threshold),
+                                background=background.to(torch.float32) if len(background) else ())[0]
 
 
 @torch.no_grad()
@@ -118,9 +146,9 @@ def predict_all(taught: TaughtModels, image: Tensor, stages: Sequence[int]) -> d
     predictions: dict[tuple[str, int], Tensor] = {}
     for k in stages:
         if "NPM" in taught.methods:
-            prototypes = torch.stack(taught.prototypes[:k])
+            prototypes, thresholds, valid = taught.class_sets[k - 1].decision_slots(taught.thresholds[0])
             novel = novel_class_index(squared_distances(base_embedding, prototypes), base_distances,
-                                      torch.tensor(taught.thresholds[:k], dtype=base_embedding.dtype))
+                                      thresholds.to(base_embedding.dtype), valid)
             # the core's precedence without the unknown step (Table 4 scores close-set + taught classes)
             predictions[("NPM", k)] = combine_open_set(base_labels, None, None, novel, taught.num_base)[0]
         if "PLM-all" in taught.methods:

@@ -135,3 +135,14 @@ def test_a_background_inside_another_taught_class_is_dropped_both_ways():
                                         background=[[0, 3.0, 0, 0], [1.2, 0, 0, 0]])
     assert class_set.find("x").background == ((0.0, 0.0, 0.0, 3.0),)
     assert y.background == ((0.0, 3.0, 0.0, 0.0),) == class_set.find("y").background
+
+
+def test_decision_slots_are_the_one_layout_the_graph_and_the_benchmark_read():
+    class_set = _class_set_with_background()
+    prototypes, thresholds, valid = class_set.decision_slots(9.0)
+    inputs = GraphInputs.build(class_set, ScoringConfig(lambda_novel=9.0))
+    assert prototypes.tolist() == inputs.novel_prototypes.tolist()
+    assert thresholds.tolist() == inputs.novel_thresholds.tolist() and valid.tolist() == inputs.novel_valid.tolist()
+    empty = ClassSet.from_base(["a", "b", "c", "d"], capacity=3).decision_slots(9.0)
+    assert [tuple(t.shape) for t in empty] == [(0, C), (0,), (0,)]
+    assert GraphInputs.build(ClassSet.from_base(["a", "b", "c", "d"], capacity=3), ScoringConfig()).slots == 1

@@ -206,3 +206,68 @@ def test_fine_tuning_a_stride_four_net_widens_its_refiner_too():
     tuned = fine_tune_new_class(base, image, mask, steps=2)
     assert tuned.num_classes == 6 and tuned(image).shape[1] == 6
     assert not torch.equal(tuned.net.refiner.residual.weight, extended.net.refiner.residual.weight)
+
+
+def test_npm_background_prototypes_in_the_benchmark_follow_the_node_rule(tiny_data, tiny_models):
+    """With background prototypes the harness teaches as the node does (core.npm.background_prototypes
+    on the cells the calibrated scoring flags unknown, slots of ClassSet.decision_slots): a background
+    only takes pixels from the class, and K = 0 is the paper's NPM exactly."""
+    from owss_ros.core.npm import background_prototypes, novel_class_index
+    from owss_ros.core.open_set import ScoringConfig, unknown_cells
+    from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances, upsample
+    from owss_ros.core.scoring import close_set_labels
+    from owss_ros.evaluation.few_shot_learners import TeachingOptions, predict_all, teach_classes
+
+    base = load_network(tiny_models["dml16"]).model
+    dataset = CityscapesDataset(tiny_data, "train")
+    shots = load_shots(dataset, CAR, draw_shots(ClassPresence.scan(dataset), CAR, 2, 0, 20))
+    scoring = ScoringConfig(lambda_out=0.3)
+    with pytest.raises(ValueError, match="calibrated scoring"):
+        TeachingOptions(methods=("NPM",), background_prototypes=2)
+    paper = teach_classes(base, [shots], TeachingOptions(methods=("NPM",)))
+    taught = teach_classes(base, [shots], TeachingOptions(methods=("NPM",), background_prototypes=2, scoring=scoring))
+    with torch.no_grad():
+        embeddings = base(shots.images)
+    expected = background_prototypes(embeddings, shots.masks, unknown_cells(embeddings, scoring), 2)
+    assert len(expected) == 2
+    entry = taught.class_sets[0].novel_entries[0]
+    assert torch.allclose(torch.tensor(entry.background, dtype=torch.float64), expected.double(), atol=1e-6)
+    assert not paper.class_sets[0].novel_entries[0].background
+
+    image = shots.images[:1]
+    car_id = base.num_classes
+    with_background = predict_all(taught, image, [1])[("NPM", 1)]
+    without = predict_all(paper, image, [1])[("NPM", 1)]
+    with torch.no_grad():  # the paper's NPM written out: Eq. 12 beside the base prototypes
+        embedding = upsample(base(image), tuple(image.shape[-2:]))
+        distances = one_hot_squared_distances(embedding, base.temperature)
+        novel = novel_class_index(squared_distances(embedding, paper.prototypes[0][None]), distances,
+                                  torch.tensor([paper.thresholds[0]]))
+        literal = torch.where(novel[0] >= 0, car_id + novel[0], close_set_labels(distances)[0])
+        to_car = squared_distances(embedding, paper.prototypes[0][None])[0, 0]
+        to_background = squared_distances(embedding, expected).amin(dim=1)[0]
+    assert torch.equal(without, literal)
+    changed = (with_background != without)
+    assert bool(changed.any())  # the backgrounds do take pixels here
+    assert bool((without[changed] == car_id).all()) and not bool((with_background[changed] == car_id).any())
+    assert bool((to_background[changed] <= to_car[changed] + 1e-4).all())
+
+
+def test_few_shot_background_prototypes_need_the_base_models_calibration(tmp_path, tiny_data, tiny_models):
+    from owss_ros.core.calibration import Calibration, ScoringDefinition, write_calibration
+    from owss_ros.core.open_set import ScoringConfig
+
+    common = ["few-shot", "--base-model", str(tiny_models["dml16"]), "--data", str(tiny_data), "--shots", "2",
+              "--draws", "1", "--stages", "1", "--methods", "NPM", "--min-shot-pixels", "20", "--no-progress",
+              "--background-prototypes", "2"]
+    assert main(common + ["--out", str(tmp_path / "refused")]) == 2
+    base = load_network(tiny_models["dml16"])
+    scoring = ScoringDefinition.of(ScoringConfig(), base.spec.num_classes)
+    write_calibration(tmp_path / "other.yaml", Calibration(scoring, 0.3, None, "0" * 64))
+    assert main(common + ["--unknown-calibration", str(tmp_path / "other.yaml"), "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
+    write_calibration(tmp_path / "base.yaml", Calibration(scoring, 0.3, None, base.fingerprint))
+    assert main(common + ["--unknown-calibration", str(tmp_path / "base.yaml"), "--out", str(tmp_path / "ok")]) == 0
+    document = json.loads((tmp_path / "ok" / "few_shot_results.json").read_text())
+    assert document["teaching"]["background_prototypes"] == 2
+    assert document["teaching"]["unknown_scoring"]["lambda_out"] == pytest.approx(0.3)
