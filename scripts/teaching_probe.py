@@ -49,6 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--guard-quantiles", type=float, nargs="+", default=[0.01],
                    help="radius = min(calibrated lambda_novel, this quantile of the guard sample's distances)")
     p.add_argument("--band", type=int, default=1, help="feature cells around the mask left out")
+    p.add_argument("--max-mask-shares", type=float, nargs="+", default=[1.0],
+                   help="drop a background prototype that takes more than this share of the shot's own masked "
+                        "cells (nearer to it than to the taught prototype); 1 = keep all")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also say why the object's pixels that do not get the class miss it (on the upsampled "
+                        "embedding): outside the radius, nearer a base prototype, or nearer a background")
     return p.parse_args(argv)
 
 
@@ -70,8 +76,9 @@ def main(argv=None) -> int:
     config = calibration.scoring_config()
     guard = KnownPixelSample.load(args.known_pixels)
     base = 19
-    variants = [(k, q) for k in args.negatives for q in args.guard_quantiles]
+    variants = [(k, q, share) for k in args.negatives for q in args.guard_quantiles for share in args.max_mask_shares]
     totals = {v: np.zeros(4) for v in variants}  # taught on object, object px, taught elsewhere, other px
+    misses = {v: np.zeros(3) for v in variants}  # object px outside the radius, nearer a base, nearer a background
     before = np.zeros(4)  # unknown on object, object px, unknown elsewhere, other px
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         for seed in args.seeds:
@@ -91,22 +98,58 @@ def main(argv=None) -> int:
             shot_mask = torch.from_numpy(drive.operator_mask)[None]
             shot_unknown = unknown_cells(shot_features, config)
             line = [f"seed {seed} {drive.kind:9s} before {unknown[objects].mean():.3f}/{unknown[others].mean():.4f}"]
-            for k, q in variants:
+            for k, q, share in variants:
                 radius = min(config.lambda_novel, guard.distance_quantile(prototype, q))
                 prototypes, thresholds = [prototype], [radius]
                 centres = background_prototypes(shot_features, shot_mask, shot_unknown, k, band_cells=args.band)
+                centres = centres_consistent_with_mask(centres, shot_features, shot_mask, prototype, share)
                 prototypes += list(centres)
                 thresholds += [0.0] * len(centres)
                 after = open_set_maps(embedding, config, torch.stack(prototypes), torch.tensor(thresholds),
                                       size=hw, score_size=score_hw)
                 taught = (after.open_labels == base).numpy()
-                totals[k, q] += [taught[objects].sum(), objects.sum(), taught[others].sum(), others.sum()]
-                line.append(f"k={k} q={q}: {taught[objects].mean():.3f}/{taught[others].mean():.4f}")
+                totals[k, q, share] += [taught[objects].sum(), objects.sum(), taught[others].sum(), others.sum()]
+                if args.breakdown:
+                    misses[k, q, share] += miss_reasons(embedding, hw, prototype, radius, centres, objects & ~taught)
+                line.append(f"k={k}({len(centres)}) q={q} s={share}: {taught[objects].mean():.3f}/{taught[others].mean():.4f}")
             print(f"{'  '.join(line)}  ({int(shot_unknown.sum())} unknown cells in the shot)", flush=True)
     print(f"pooled before: unknown on object {before[0] / before[1]:.1%}, elsewhere {before[2] / before[3]:.2%}")
-    for (k, q), t in totals.items():
-        print(f"pooled negatives k={k} guard quantile {q}: new class on object {t[0] / t[1]:.1%}, elsewhere {t[2] / t[3]:.2%}")
+    for (k, q, share), t in totals.items():
+        print(f"pooled negatives k={k} guard quantile {q} max mask share {share}: new class on object {t[0] / t[1]:.1%}, elsewhere {t[2] / t[3]:.2%}")
+        if args.breakdown:
+            m = misses[k, q, share] / t[1]
+            print(f"  object pixels missed: outside the radius {m[0]:.1%}, nearer a base prototype {m[1]:.1%}, "
+                  f"nearer a background {m[2]:.1%}")
     return 0
+
+
+def centres_consistent_with_mask(centres, features, mask, prototype, max_share):
+    """The centres that take at most ``max_share`` of the shot's masked cells from the prototype."""
+    from owss_ros.core.npm import pooled_mask
+    from owss_ros.core.prototypes import squared_distances
+
+    if len(centres) == 0 or max_share >= 1.0:
+        return centres
+    weights = pooled_mask(mask.to(features.dtype), tuple(features.shape[-2:]))[0]
+    to_class = squared_distances(features, prototype[None])[0, 0]
+    to_centres = squared_distances(features, centres)[0]
+    taken = ((to_centres <= to_class[None]).to(weights.dtype) * weights[None]).flatten(1).sum(1) / weights.sum()
+    return centres[taken <= max_share]
+
+
+def miss_reasons(embedding, hw, prototype, radius, centres, missed) -> np.ndarray:
+    """Counts of the missed object pixels by the first NPM condition (Eq. 12 beside the base) they fail."""
+    from owss_ros.core.prototypes import one_hot_squared_distances, squared_distances, upsample
+
+    f = upsample(embedding, hw)
+    to_class = squared_distances(f, prototype[None])[:, 0]
+    to_base = one_hot_squared_distances(f, 3.0).amin(dim=1)
+    to_background = (squared_distances(f, centres).amin(dim=1) if len(centres)
+                     else torch.full_like(to_class, float("inf")))
+    outside = (to_class >= radius).numpy()
+    nearer_base = ~outside & (to_base <= to_class).numpy()
+    nearer_background = ~outside & ~nearer_base & (to_background <= to_class).numpy()
+    return np.array([(outside & missed).sum(), (nearer_base & missed).sum(), (nearer_background & missed).sum()])
 
 
 if __name__ == "__main__":
