@@ -15,6 +15,8 @@ the model flags unknown outside the operator mask, dilated by ``--band`` cells):
 said they are not the class. A background slot has lambda 0, so it never labels a pixel, but a
 pixel nearer to it than to the taught prototype is no longer taken by the class. k = 0 is the
 paper's NPM. ``--guard-quantiles``: the NPM guard's share of calibration known pixels.
+``--grow-factors f``: also hysteresis growth (the class's pixels at f x the radius, connected to its
+pixels at the radius), to see whether the radius or the metric space limits the object's coverage.
 Dev tool; no ROS.
 """
 
@@ -55,6 +57,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--breakdown", action="store_true",
                    help="also say why the object's pixels that do not get the class miss it (on the upsampled "
                         "embedding): outside the radius, nearer a base prototype, or nearer a background")
+    p.add_argument("--grow-factors", type=float, nargs="*", default=[],
+                   help="also grow the taught class by hysteresis: the pixels the class would take with this "
+                        "factor x the radius, in 8-connected regions that hold a pixel it takes with the radius")
     return p.parse_args(argv)
 
 
@@ -79,6 +84,7 @@ def main(argv=None) -> int:
     variants = [(k, q, share) for k in args.negatives for q in args.guard_quantiles for share in args.max_mask_shares]
     totals = {v: np.zeros(4) for v in variants}  # taught on object, object px, taught elsewhere, other px
     misses = {v: np.zeros(3) for v in variants}  # object px outside the radius, nearer a base, nearer a background
+    grow_totals = {(*v, factor): np.zeros(2) for v in variants for factor in args.grow_factors}  # on object, elsewhere
     before = np.zeros(4)  # unknown on object, object px, unknown elsewhere, other px
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
         for seed in args.seeds:
@@ -108,6 +114,11 @@ def main(argv=None) -> int:
                 after = open_set_maps(embedding, config, torch.stack(prototypes), torch.tensor(thresholds),
                                       size=hw, score_size=score_hw)
                 taught = (after.open_labels == base).numpy()
+                for factor in args.grow_factors:
+                    weak = open_set_maps(embedding, config, torch.stack(prototypes), torch.tensor(thresholds) * factor,
+                                         size=hw, score_size=score_hw).open_labels == base
+                    grown = grown_regions(taught, weak.numpy())
+                    grow_totals[k, q, share, factor] += [grown[objects].sum(), grown[others].sum()]
                 totals[k, q, share] += [taught[objects].sum(), objects.sum(), taught[others].sum(), others.sum()]
                 if args.breakdown:
                     misses[k, q, share] += miss_reasons(embedding, hw, prototype, radius, centres, objects & ~taught)
@@ -120,7 +131,23 @@ def main(argv=None) -> int:
             m = misses[k, q, share] / t[1]
             print(f"  object pixels missed: outside the radius {m[0]:.1%}, nearer a base prototype {m[1]:.1%}, "
                   f"nearer a background {m[2]:.1%}")
+        for factor in args.grow_factors:
+            g = grow_totals[k, q, share, factor]
+            print(f"  grown by hysteresis to {factor} x the radius: new class on object {g[0] / t[1]:.1%}, "
+                  f"elsewhere {g[1] / t[3]:.2%}")
     return 0
+
+
+def grown_regions(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Per frame, the 8-connected regions of ``weak | strong`` that hold a ``strong`` pixel."""
+    from scipy import ndimage
+
+    grown = np.zeros_like(strong)
+    for i, (s, w) in enumerate(zip(strong, weak | strong)):
+        regions, _ = ndimage.label(w, structure=np.ones((3, 3), bool))
+        seeds = np.unique(regions[s])
+        grown[i] = np.isin(regions, seeds[seeds > 0])
+    return grown
 
 
 def centres_consistent_with_mask(centres, features, mask, prototype, max_share):
