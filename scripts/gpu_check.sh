@@ -11,7 +11,7 @@ if [[ -f .venv/bin/activate ]]; then
   . .venv/bin/activate
 fi
 export PYTHONPATH="${PWD}${PYTHONPATH:+:${PYTHONPATH}}"
-python_bin="$(command -v python || command -v python3)"
+python_bin="${PYTHON:-$(command -v python3 || command -v python)}"
 if ! "${python_bin}" -c 'import torch' 2>/dev/null; then
   echo "SKIPPED: gpu_check needs torch (bash scripts/setup.sh, or a CUDA build of torch on the GPU host)"
   exit 0

@@ -69,6 +69,8 @@ class Trainer:
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
+        if self.ctx.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed crop size: autotuned kernels pay off at once
         self.out_dir = Path(config.output_dir)
         train_raw = build_segmentation_dataset(config.data, config.data.train_split)
         self.class_names = dataset_class_names(train_raw)
@@ -216,7 +218,8 @@ class Trainer:
         # or a resumed run would diverge from an uninterrupted one
         generator = torch.Generator().manual_seed(self.config.seed + epoch)
         return DataLoader(self.train_set, batch_size=s.batch_size, sampler=indices, drop_last=True,
-                          num_workers=self.config.data.workers, persistent_workers=False, generator=generator)
+                          num_workers=self.config.data.workers, persistent_workers=False, generator=generator,
+                          pin_memory=self.ctx.device.type == "cuda")
 
     def fit(self, stop_at: int | None = None, stop_after_s: float | None = None) -> dict:
         """Train to ``schedule.iterations`` (or pause at ``stop_at``; resume() continues).
@@ -237,7 +240,8 @@ class Trainer:
             epoch, done_in_epoch = divmod(self.iteration, steps_per_epoch)
             tick = time.perf_counter()
             for images, labels in self._loader(epoch, done_in_epoch):
-                self._step(images.to(self.ctx.device), labels.to(self.ctx.device), tick, bar)
+                self._step(images.to(self.ctx.device, non_blocking=True), labels.to(self.ctx.device, non_blocking=True),
+                           tick, bar)
                 tick = time.perf_counter()
                 if self.iteration >= target or self._out_of_time(stop_after_s):
                     break
