@@ -63,23 +63,8 @@ train_all() {  # the chosen runs at once, each with these extra arguments; fail 
 
 train_all --set schedule.iterations=1000000 --stop-at "${probe}"
 left=$(( budget - ($(date +%s) - started) - 30 ))  # 30 s: final evaluation and writing
-read -r iterations minutes < <("${py}" - "${work}" "${probe}" "${left}" "${runs[@]}" <<'EOF'
-import json, sys, torch
-work, probe, left = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-rates, walls = [], []
-for run in sys.argv[4:]:
-    history = json.loads(torch.load(f"{work}/{run}/checkpoint_last.pt", weights_only=True)["history_json"])
-    steps = [h for h in history if "loss" in h]
-    steps = [h for h in steps if h["iteration"] >= min(20, probe // 2)] if len(steps) > 2 else steps
-    rates.append((steps[-1]["iteration"] - steps[0]["iteration"]) / max(steps[-1]["wall_s"] - steps[0]["wall_s"], 1e-6))
-    walls.append(steps[-1]["wall_s"])
-# the probe's rate ran 8-28% above the whole run's on the lent H200 (loader workers restart each
-# epoch): plan on 0.8 of it; --minutes counts training wall time across --resume (probe + what is left)
-print(probe + max(0, int(0.8 * min(rates) * left)), max(0.1, (min(walls) + left) / 60))
-print(f"probe: {' / '.join(f'{r:.2f}' for r in rates)} it/s ({' / '.join(sys.argv[4:])}) together; "
-      f"{left:.0f} s left", file=sys.stderr)
-EOF
-)
+read -r iterations minutes < <("${py}" -m owss_ros.tools.plan_schedule "${work}" "${probe}" "${left}" "${runs[@]}")
+[[ -n ${minutes:-} ]] || { echo "gpu_train: no schedule planned from the probe" >&2; exit 1; }
 echo "schedule: ${iterations} iterations of batch ${batch} for each, capped at ${minutes} training minutes"
 train_all --set "schedule.iterations=${iterations}" --resume --minutes "${minutes}"
 
