@@ -3,14 +3,14 @@
 # wall-clock budget, with the same schedule for both (the twin stays "equally trained").
 #   bash scripts/gpu_train.sh OUT_DIR [BUDGET_S]
 # Generates the training data first (seed 0, the split the bundle was trained on, more images) unless
-# DATA points at an existing generator output. The two runs share the CPU cores for data loading (the
+# DATA points at an existing generator output. The runs share the CPU cores for data loading (the
 # bottleneck on a GPU: ~20 ms of decode + augmentation per sample). A short probe measures the
 # iterations/s the runs reach together; the poly schedule then spans what the budget holds (the same
 # iteration count for all), and --minutes caps it. OUT_DIR receives RUN.tar (weights, EMA weights,
 # history, log) per run.
 # RUNS picks the networks (default "dml ce"; "dml16" is the 16-class base of Table 4).
 # Knobs (environment): DATA, TRAIN_IMAGES (8000), BATCH (32), LR (0.003), PROBE (100), WORKERS,
-# INIT_DML and INIT_CE (the weights to continue; default the bundled pair).
+# INIT_DML, INIT_CE, INIT_DML16 (the weights to continue; default the bundled ones).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:?usage: gpu_train.sh OUT_DIR [BUDGET_S]}
