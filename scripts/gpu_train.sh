@@ -33,15 +33,17 @@ fi
 echo "data ready after $(( $(date +%s) - started )) s; ${workers} loader workers per run"
 
 common=(--set "data.root=${data}" --set "data.workers=${workers}" --set model.backbone=fast_scnn_s4
-        --set "schedule.batch_size=${batch}" --set "schedule.lr=${lr}" --set schedule.lambda_vl=0.1
+        --set "schedule.batch_size=${batch}" --set "schedule.lr=${lr}"
         --set schedule.eval_every=0 --set schedule.ema_decay=0.999 --set schedule.checkpoint_every=500)
 dml=(--config config/training/synthetic_fast_scnn_dml.yaml --set "model.init_weights=${INIT_DML:-models/default/model.safetensors}"
-     --set augment.outlier_probability=0.5 --set schedule.lambda_oe=0.1 --set "output_dir=${work}/dml")
+     --set schedule.lambda_vl=0.1 --set augment.outlier_probability=0.5 --set schedule.lambda_oe=0.1
+     --set "output_dir=${work}/dml")
 ce=(--config config/training/synthetic_fast_scnn_ce.yaml --set "model.init_weights=${INIT_CE:-models/ce_twin/model.safetensors}"
     --set "output_dir=${work}/ce")
 dml16=(--config config/training/synthetic_fast_scnn_dml16.yaml
        --set "model.init_weights=${INIT_DML16:-models/base16/model.safetensors}"
-       --set augment.outlier_probability=0.5 --set schedule.lambda_oe=0.1 --set augment.class_centred_crop=0.5
+       --set schedule.lambda_vl=0.1 --set augment.outlier_probability=0.5 --set schedule.lambda_oe=0.1
+       --set augment.class_centred_crop=0.5
        --set "output_dir=${work}/dml16")
 
 train_all() {  # the chosen runs at once, each with these extra arguments; fail if any fails

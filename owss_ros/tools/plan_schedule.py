@@ -37,7 +37,13 @@ def probe_rate(history: list[dict], probe: int) -> tuple[float, float]:
 def plan(histories: list[list[dict]], probe: int, seconds_left: float,
          safety: float = RATE_SAFETY) -> tuple[int, float]:
     """(schedule iterations, --minutes cap) for runs resumed together after the probe."""
-    rates, walls = zip(*(probe_rate(h, probe) for h in histories))
+    return plan_from_rates([probe_rate(h, probe) for h in histories], probe, seconds_left, safety)
+
+
+def plan_from_rates(measured: list[tuple[float, float]], probe: int, seconds_left: float,
+                    safety: float = RATE_SAFETY) -> tuple[int, float]:
+    """``plan`` from each run's ``probe_rate``."""
+    rates, walls = zip(*measured)
     left = max(0.0, seconds_left)
     iterations = probe + int(safety * min(rates) * left)
     return iterations, max(0.1, (min(walls) + left) / 60)
@@ -54,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
     histories = [json.loads(torch.load(args.work_dir / run / "checkpoint_last.pt", weights_only=True)["history_json"])
                  for run in args.runs]
-    iterations, minutes = plan(histories, args.probe, args.seconds_left)
-    rates = " / ".join(f"{probe_rate(h, args.probe)[0]:.2f}" for h in histories)
+    measured = [probe_rate(h, args.probe) for h in histories]
+    iterations, minutes = plan_from_rates(measured, args.probe, args.seconds_left)
+    rates = " / ".join(f"{rate:.2f}" for rate, _ in measured)
     print(f"probe: {rates} it/s ({' / '.join(args.runs)}) together; {args.seconds_left:.0f} s left", file=sys.stderr)
     print(iterations, f"{minutes:.4f}")
     return 0
