@@ -46,6 +46,7 @@ class AugmentConfig:
     outlier_probability: float = 0.0  # 0 = the paper's setting (no extra data)
     outlier_max_objects: int = 2
     outlier_size: list[float] = field(default_factory=lambda: [0.06, 0.4])  # fraction of the crop height
+    outlier_solid_fraction: float = 0.0  # share of them drawn as prisms on the ground (sides, shadow)
 
 
 @dataclass

@@ -6,8 +6,11 @@ the prototypes (``owss_ros.core.losses.centroid_pull``), which is where EDS (Eq.
 (Eq. 6) put "unknown". The objects are deliberately *none* of the 19 classes and none of the
 anomaly kinds the test splits use (animals, cargo, tyres, debris, furniture, machines, barrels,
 luggage): star polygons, blobs and their unions, filled with stripes, checkers, smooth noise or
-flat colour. Nothing here knows the scene generator, so the model cannot learn "the test
-generator's anomalies" from it, only "something that is none of my classes".
+flat colour, and (``solid_fraction``) the same outlines extruded into prisms standing on the
+ground: a lit top, darker side faces and a cast shadow, so that a low object whose top looks like
+road paint is still told apart by its sides and shadow. Nothing here knows the scene generator, so
+the model cannot learn "the test generator's anomalies" from it, only "something that is none of
+my classes".
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class OutlierConfig:
     max_objects: int = 2
     min_size: float = 0.06  # object size as a fraction of the crop height
     max_size: float = 0.4
+    solid_fraction: float = 0.0  # chance that an object is an extruded prism instead of a flat shape
 
 
 def _star_polygon(rng, cx, cy, radius):
@@ -72,6 +76,73 @@ def texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return tex * shading[..., None] + rng.normal(0, 4, (h, w, 3))
 
 
+def _ground_outline(rng: np.random.Generator, cx: float, cy: float, size: float) -> np.ndarray:
+    """(n, 2) footprint polygon of a prism: a star polygon squashed vertically, as a shape on the
+    ground plane looks from a car's camera."""
+    outline = np.asarray(_star_polygon(rng, 0.0, 0.0, size / 2), dtype=np.float64)
+    outline[:, 1] *= rng.uniform(0.2, 0.6)
+    return outline + (cx, cy)
+
+
+def _polygon_mask(h: int, w: int, points) -> np.ndarray:
+    canvas = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in points], fill=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def solid_faces(rng: np.random.Generator, h: int, w: int, size: float) -> list[tuple[np.ndarray, float]]:
+    """An extruded prism of about ``size`` pixels standing on the ground, as (mask, shade) faces in
+    painting order (back sides, front sides, top), with a shade in ~[0.35, 1.2] from a random light."""
+    base = _ground_outline(rng, rng.uniform(0.05, 0.95) * w, rng.uniform(0.45, 0.95) * h, size)
+    top = base - (0.0, size * rng.uniform(0.08, 0.6))
+    light = rng.normal(size=2)
+    light /= max(float(np.linalg.norm(light)), 1e-6)
+    sides = []
+    for i in range(len(base)):
+        j = (i + 1) % len(base)
+        edge = base[j] - base[i]
+        normal = np.array([edge[1], -edge[0]]) / max(float(np.linalg.norm(edge)), 1e-6)
+        shade = 0.45 + 0.35 * max(0.0, float(normal @ light))
+        sides.append((normal[1], _polygon_mask(h, w, [base[i], base[j], top[j], top[i]]), shade))
+    sides.sort(key=lambda side: side[0])  # faces turned away from the camera first
+    faces = [(mask, shade) for _, mask, shade in sides]
+    faces.append((_polygon_mask(h, w, top), rng.uniform(0.9, 1.2)))
+    return faces
+
+
+def cast_shadow(image: np.ndarray, footprint: np.ndarray, rng: np.random.Generator) -> None:
+    """Darken the ground beside an object (in place): its footprint shifted sideways. The shadow
+    keeps the ground's label; only the object is an outlier."""
+    ys, xs = np.nonzero(footprint)
+    if len(xs) == 0:
+        return
+    shift = int(rng.uniform(-0.5, 0.5) * (xs.max() - xs.min() + 1))
+    shadow = np.roll(footprint, shift, axis=1)
+    image[shadow] = (image[shadow] * rng.uniform(0.45, 0.8)).astype(np.uint8)
+
+
+def _paint(image, label, mask, tex) -> None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return
+    top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
+    box = mask[top:bottom, left:right]
+    image[top:bottom, left:right][box] = np.clip(tex[top:bottom, left:right][box], 0, 255).astype(np.uint8)
+    label[top:bottom, left:right][box] = OUTLIER_TARGET
+
+
+def _paste_solid(image, label, rng, size) -> None:
+    h, w = label.shape
+    faces = solid_faces(rng, h, w, size)
+    footprint = np.logical_or.reduce([mask for mask, _ in faces])
+    if not footprint.any():
+        return
+    cast_shadow(image, footprint, rng)
+    tex = texture(rng, h, w)
+    for mask, shade in faces:
+        _paint(image, label, mask, tex * shade)
+
+
 def paste_outliers(image: np.ndarray, label: np.ndarray, rng: np.random.Generator,
                    config: OutlierConfig) -> tuple[np.ndarray, np.ndarray]:
     """Paste up to ``config.max_objects`` outlier objects; their pixels get OUTLIER_TARGET."""
@@ -81,6 +152,9 @@ def paste_outliers(image: np.ndarray, label: np.ndarray, rng: np.random.Generato
     image, label = image.copy(), label.copy()
     for _ in range(int(rng.integers(1, config.max_objects + 1))):
         size = rng.uniform(config.min_size, config.max_size) * h
+        if config.solid_fraction > 0 and rng.random() < config.solid_fraction:
+            _paste_solid(image, label, rng, size)
+            continue
         mask = shape_mask(rng, h, w, size)
         if not mask.any():
             continue

@@ -38,7 +38,8 @@ CHECKPOINT_NAME = "checkpoint_last.pt"
 def _outlier_config(aug) -> OutlierConfig | None:
     if aug.outlier_probability <= 0:
         return None
-    return OutlierConfig(aug.outlier_probability, aug.outlier_max_objects, *aug.outlier_size)
+    return OutlierConfig(aug.outlier_probability, aug.outlier_max_objects, *aug.outlier_size,
+                         solid_fraction=aug.outlier_solid_fraction)
 
 
 def poly_lr_factor(iteration: int, total: int, power: float, warmup: int) -> float:
