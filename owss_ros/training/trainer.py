@@ -251,6 +251,7 @@ class Trainer:
             return self._stop_on_time_budget()
         if target < s.iterations:
             self.save_checkpoint()
+            self._write_history()  # tools that read a run (compare_runs, plan_schedule) see a paused one too
             return {"iterations": self.iteration, "paused": True}
         return self.finish()
 
@@ -277,8 +278,12 @@ class Trainer:
             if self.ema is not None:
                 save_model(self.out_dir / model_name.replace(".safetensors", "_ema.safetensors"), self.ema.module,
                            self.spec)
-            atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
+            self._write_history()
         return miou
+
+    def _write_history(self) -> None:
+        if self.ctx.is_main:
+            atomic_write_bytes(self.out_dir / "history.json", json.dumps(self.history, indent=1).encode())
 
     def _step(self, images, labels, tick, bar) -> None:
         s = self.config.schedule

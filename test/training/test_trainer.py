@@ -47,7 +47,10 @@ def test_resume_reproduces_an_uninterrupted_run(tiny_cityscapes, tmp_path):
     straight = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "a", 4)))
     straight.fit()
     first = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "b", 4)))
-    assert first.fit(stop_at=2)["paused"]  # an interrupted job: only the checkpoint is left
+    assert first.fit(stop_at=2)["paused"]  # a paused job: the checkpoint and the history so far, no weights
+    assert not (tmp_path / "b" / "model_final.safetensors").exists()
+    paused_history = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert [h["iteration"] for h in paused_history if "loss" in h] == [1, 2]
     resumed = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, tmp_path / "b", 4)))
     assert resumed.resume() and resumed.iteration == 2
     resumed.fit()
