@@ -77,7 +77,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint_resumable(tiny_
         trainer.save_checkpoint()
     monkeypatch.undo()
     assert (out / "checkpoint_last.pt").read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint_last.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint_last.pt", "history.json"]  # no temp file left
     resumed = Trainer(load_train_config(None, tiny_overrides(tiny_cityscapes, out, 4)))
     assert resumed.resume() and resumed.iteration == 2
 
