@@ -110,37 +110,43 @@ def solid_faces(rng: np.random.Generator, h: int, w: int, size: float) -> list[t
     return faces
 
 
-def cast_shadow(image: np.ndarray, footprint: np.ndarray, rng: np.random.Generator) -> None:
-    """Darken the ground beside an object (in place): its footprint shifted sideways. The shadow
-    keeps the ground's label; only the object is an outlier."""
-    ys, xs = np.nonzero(footprint)
-    if len(xs) == 0:
-        return
-    shift = int(rng.uniform(-0.5, 0.5) * (xs.max() - xs.min() + 1))
-    shadow = np.roll(footprint, shift, axis=1)
-    image[shadow] = (image[shadow] * rng.uniform(0.45, 0.8)).astype(np.uint8)
-
-
-def _paint(image, label, mask, tex) -> None:
+def _mask_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of ``mask``'s set pixels (None when there are none)."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
-        return
-    top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
-    box = mask[top:bottom, left:right]
-    image[top:bottom, left:right][box] = np.clip(tex[top:bottom, left:right][box], 0, 255).astype(np.uint8)
-    label[top:bottom, left:right][box] = OUTLIER_TARGET
+        return None
+    return slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1)
+
+
+def _box_texture(rng: np.random.Generator, box: tuple[slice, slice]) -> np.ndarray:
+    return texture(rng, box[0].stop - box[0].start, box[1].stop - box[1].start)
+
+
+def _paint(image: np.ndarray, label: np.ndarray, mask: np.ndarray, box: tuple[slice, slice], tex: np.ndarray) -> None:
+    """Paint ``tex`` (the size of ``box``) where ``mask`` is set inside ``box``; those pixels become outliers."""
+    inside = mask[box]
+    image[box][inside] = np.clip(tex[inside], 0, 255).astype(np.uint8)
+    label[box][inside] = OUTLIER_TARGET
+
+
+def cast_shadow(image: np.ndarray, footprint: np.ndarray, width: int, rng: np.random.Generator) -> None:
+    """Darken the ground beside an object ``width`` pixels wide (in place): its footprint shifted
+    sideways. The shadow keeps the ground's label; only the object is an outlier."""
+    shadow = np.roll(footprint, int(rng.uniform(-0.5, 0.5) * width), axis=1)
+    image[shadow] = (image[shadow] * rng.uniform(0.45, 0.8)).astype(np.uint8)
 
 
 def _paste_solid(image, label, rng, size) -> None:
     h, w = label.shape
     faces = solid_faces(rng, h, w, size)
     footprint = np.logical_or.reduce([mask for mask, _ in faces])
-    if not footprint.any():
+    box = _mask_box(footprint)
+    if box is None:
         return
-    cast_shadow(image, footprint, rng)
-    tex = texture(rng, h, w)
+    cast_shadow(image, footprint, box[1].stop - box[1].start, rng)
+    tex = _box_texture(rng, box)
     for mask, shade in faces:
-        _paint(image, label, mask, tex * shade)
+        _paint(image, label, mask, box, tex * shade)
 
 
 def paste_outliers(image: np.ndarray, label: np.ndarray, rng: np.random.Generator,
@@ -156,13 +162,7 @@ def paste_outliers(image: np.ndarray, label: np.ndarray, rng: np.random.Generato
             _paste_solid(image, label, rng, size)
             continue
         mask = shape_mask(rng, h, w, size)
-        if not mask.any():
-            continue
-        ys, xs = np.nonzero(mask)
-        top, left, bottom, right = ys.min(), xs.min(), ys.max() + 1, xs.max() + 1
-        box = mask[top:bottom, left:right]
-        tex = texture(rng, bottom - top, right - left)
-        region = image[top:bottom, left:right]
-        region[box] = np.clip(tex[box], 0, 255).astype(np.uint8)
-        label[top:bottom, left:right][box] = OUTLIER_TARGET
+        box = _mask_box(mask)
+        if box is not None:
+            _paint(image, label, mask, box, _box_texture(rng, box))
     return image, label
